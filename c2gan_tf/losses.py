@@ -1,0 +1,97 @@
+"""Losses and schedules of c2GAN as plain functions (METHOD.md).
+
+Images are channels-last tensors ``(batch, [Z,] Y, X, C)`` of normalised intensities. Every function works on
+numpy arrays and on TensorFlow tensors (in graph mode too) and returns a scalar.
+"""
+
+from keras import ops
+
+
+def lsgan_discriminator_loss(d_real, d_fake):
+    """Least-squares GAN loss of a discriminator: ``((D(real) - 1)^2 + D(fake)^2) / 2``, averaged."""
+    return 0.5 * (ops.mean(ops.square(d_real - 1.0)) + ops.mean(ops.square(d_fake)))
+
+
+def lsgan_generator_loss(d_fake):
+    """Least-squares GAN loss of a generator: ``(D(G(x)) - 1)^2``, averaged."""
+    return ops.mean(ops.square(d_fake - 1.0))
+
+
+def l1(a, b):
+    """Mean absolute difference."""
+    return ops.mean(ops.abs(a - b))
+
+
+def cycle_loss(real_a, rec_a, real_b, rec_b):
+    """Cycle consistency ``|F(G(x)) - x|_1 + |G(F(y)) - y|_1`` (unweighted)."""
+    return l1(rec_a, real_a) + l1(rec_b, real_b)
+
+
+def identity_loss(real_a, same_a, real_b, same_b):
+    """Identity loss ``|G(y) - y|_1 + |F(x) - x|_1`` (unweighted); ``same_b = G(y)``, ``same_a = F(x)``."""
+    return l1(same_b, real_b) + l1(same_a, real_a)
+
+
+def saliency_mask(img, threshold, polarity, steepness):
+    """Soft foreground mask ``sigmoid(k * s * (v - t))`` of the channel mean ``v`` of an image.
+
+    Parameters
+    ----------
+    img : tensor
+        Channels-last image(s) of normalised intensities.
+    threshold, polarity, steepness : float
+        The threshold ``t``, polarity ``s`` (+1: bright foreground) and steepness ``k`` of the image's domain.
+
+    Returns
+    -------
+    tensor
+        The mask, shaped like ``img`` without its channel axis, values in (0, 1).
+    """
+    v = ops.mean(img, axis=-1)
+    return ops.sigmoid(steepness * polarity * (v - threshold))
+
+
+def structural_loss(real_a, fake_b, real_b, fake_a, saliency_a, saliency_b):
+    """Structural (saliency) loss ``mean|S_A(x) - S_B(G(x))| + mean|S_B(y) - S_A(F(y))|``.
+
+    Each image is masked with the settings of the domain it belongs to: the real ``x`` and the generated
+    ``F(y)`` with domain A's, the real ``y`` and the generated ``G(x)`` with domain B's.
+
+    Parameters
+    ----------
+    real_a, fake_b : tensor
+        ``x`` from domain A and ``G(x)``.
+    real_b, fake_a : tensor
+        ``y`` from domain B and ``F(y)``.
+    saliency_a, saliency_b : dict
+        ``threshold``, ``polarity`` and ``steepness`` of domain A and of domain B.
+    """
+    def mask_a(img):
+        return saliency_mask(img, **saliency_a)
+
+    def mask_b(img):
+        return saliency_mask(img, **saliency_b)
+
+    return l1(mask_a(real_a), mask_b(fake_b)) + l1(mask_b(real_b), mask_a(fake_a))
+
+
+def structural_weight(step, rho0, tau=None, decay='exp'):
+    """Weight of the structural loss at a training step: ``rho0 * exp(-step / tau)``, or ``rho0`` if constant."""
+    if decay == 'constant':
+        return ops.convert_to_tensor(rho0, 'float32')
+    step = ops.cast(step, 'float32')
+    return rho0 * ops.exp(-step / tau)
+
+
+def learning_rate(step, initial, total_steps, decay='linear', decay_start=0.5):
+    """Learning rate at a step: constant, then (``decay='linear'``) falling linearly to 0 at ``total_steps``.
+
+    The decay begins after the fraction ``decay_start`` of ``total_steps`` (0.5: the second half of training).
+    """
+    initial = ops.convert_to_tensor(initial, 'float32')
+    if decay == 'constant':
+        return initial
+    step = ops.cast(step, 'float32')
+    start = decay_start * total_steps
+    frac = ops.clip((step - start) / max(total_steps - start, 1.0), 0.0, 1.0)
+    return initial * (1.0 - frac)

@@ -1,0 +1,139 @@
+"""Image quality metrics: PSNR, SSIM (raw and CSBDeep-style normalised), histogram distance, saturation, mask IoU.
+
+Plain numpy/scipy functions on images of any dimension (2D or 3D, no channel axis unless stated).
+"""
+
+import numpy as np
+from csbdeep.utils import normalize, normalize_minmse
+from scipy import ndimage
+from scipy.stats import wasserstein_distance
+
+
+def _pair(gt, x):
+    gt, x = np.asarray(gt, np.float64), np.asarray(x, np.float64)
+    if gt.shape != x.shape:
+        raise ValueError('images differ in shape: %s (ground truth) and %s' % (gt.shape, x.shape))
+    return gt, x
+
+
+def psnr(gt, x, data_range=None):
+    """Peak signal-to-noise ratio of ``x`` against ``gt`` in dB.
+
+    Parameters
+    ----------
+    data_range : float or None
+        Range of the ground truth; by default ``gt.max() - gt.min()``.
+    """
+    gt, x = _pair(gt, x)
+    if data_range is None:
+        data_range = gt.max() - gt.min()
+    mse = np.mean((gt - x) ** 2)
+    return float('inf') if mse == 0 else float(10 * np.log10(data_range ** 2 / mse))
+
+
+def ssim(gt, x, data_range=None, win_size=7):
+    """Structural similarity of ``x`` against ``gt`` (Wang et al. 2004, uniform window as scikit-image's default).
+
+    Parameters
+    ----------
+    data_range : float or None
+        Range of the ground truth; by default ``gt.max() - gt.min()``.
+    win_size : int
+        Side of the (hyper)cubic window.
+    """
+    gt, x = _pair(gt, x)
+    if min(gt.shape) < win_size:
+        raise ValueError('images (%s) are smaller than the SSIM window (%d)' % (gt.shape, win_size))
+    if data_range is None:
+        data_range = gt.max() - gt.min()
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    n = win_size ** gt.ndim
+    cov_norm = n / (n - 1)
+
+    def mean(v):
+        return ndimage.uniform_filter(v, size=win_size)
+
+    mu_g, mu_x = mean(gt), mean(x)
+    var_g = cov_norm * (mean(gt * gt) - mu_g ** 2)
+    var_x = cov_norm * (mean(x * x) - mu_x ** 2)
+    cov = cov_norm * (mean(gt * x) - mu_g * mu_x)
+    s = ((2 * mu_g * mu_x + c1) * (2 * cov + c2)) / ((mu_g ** 2 + mu_x ** 2 + c1) * (var_g + var_x + c2))
+    crop = tuple(slice((win_size - 1) // 2, -((win_size - 1) // 2) or None) for _ in gt.shape)
+    return float(s[crop].mean())
+
+
+def normalize_pair(gt, x, pmin=0.1, pmax=99.9):
+    """CSBDeep-style comparison: ``gt`` normalised by percentiles, ``x`` fitted to it by scale and offset."""
+    gt, x = _pair(gt, x)
+    gt = normalize(gt, pmin, pmax, dtype=np.float64)
+    return gt, normalize_minmse(x, gt)
+
+
+def psnr_normalized(gt, x):
+    """PSNR after :func:`normalize_pair` (data range 1): fair across intensity units."""
+    return psnr(*normalize_pair(gt, x), data_range=1.0)
+
+
+def ssim_normalized(gt, x, win_size=7):
+    """SSIM after :func:`normalize_pair` (data range 1)."""
+    return ssim(*normalize_pair(gt, x), data_range=1.0, win_size=win_size)
+
+
+def histogram_distance(gt, x, pmin=0.1, pmax=99.9):
+    """1-Wasserstein distance between the intensity distributions of ``x`` and ``gt``.
+
+    Both are put on one normalised scale, that of the ground truth (its ``pmin`` and ``pmax`` percentiles map
+    to 0 and 1), so the distance is in units of the ground truth's intensity range. Images need not be aligned
+    or of the same size.
+    """
+    gt, x = np.asarray(gt, np.float64).ravel(), np.asarray(x, np.float64).ravel()
+    lo, hi = np.percentile(gt, [pmin, pmax])
+    scale = max(hi - lo, 1e-20)
+    return float(wasserstein_distance((gt - lo) / scale, (x - lo) / scale))
+
+
+def saturated_fraction(x, level=None):
+    """Fraction of pixels at or above the saturation ``level``.
+
+    Parameters
+    ----------
+    level : float or None
+        By default the largest value of an integer image's type, and 65535 (the 16-bit camera range) for
+        floating-point images.
+    """
+    x = np.asarray(x)
+    if level is None:
+        level = np.iinfo(x.dtype).max if np.issubdtype(x.dtype, np.integer) else 65535
+    return float(np.mean(x >= level))
+
+
+def otsu_threshold(values, bins=256):
+    """Otsu's threshold of a set of values (maximises the between-class variance of a histogram)."""
+    values = np.asarray(values, np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0 or values.min() == values.max():
+        raise ValueError('Otsu threshold needs values that are not all equal')
+    counts, edges = np.histogram(values, bins=bins)
+    centers = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(counts)[:-1].astype(np.float64)
+    w1 = values.size - w0
+    s0 = np.cumsum(counts * centers)[:-1]
+    m0 = s0 / np.maximum(w0, 1)
+    m1 = (np.sum(counts * centers) - s0) / np.maximum(w1, 1)
+    between = w0 * w1 * (m0 - m1) ** 2
+    return float(centers[:-1][np.argmax(between)] + (centers[1] - centers[0]) / 2)
+
+
+def foreground_mask(img, threshold=None, pmin=1, pmax=99.8):
+    """Foreground of an image: normalised by percentiles, above ``threshold`` (Otsu's by default)."""
+    v = normalize(np.asarray(img, np.float64), pmin, pmax, dtype=np.float64)
+    return v > (otsu_threshold(v) if threshold is None else threshold)
+
+
+def mask_iou(a, b, threshold_a=None, threshold_b=None):
+    """Intersection over union of the foreground masks of two images (content preservation without ground truth)."""
+    ma, mb = foreground_mask(a, threshold_a), foreground_mask(b, threshold_b)
+    if ma.shape != mb.shape:
+        raise ValueError('images differ in shape: %s and %s' % (ma.shape, mb.shape))
+    union = np.logical_or(ma, mb).sum()
+    return 1.0 if union == 0 else float(np.logical_and(ma, mb).sum() / union)

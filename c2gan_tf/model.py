@@ -1,0 +1,276 @@
+"""C2GAN: the user's model, with CSBDeep's conventions (model folder, ``config=None`` to load, ``predict``)."""
+
+import json
+import os
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+from csbdeep.data import PadAndCropResizer, PercentileNormalizer
+from csbdeep.models import CARE
+from csbdeep.models.base_model import suppress_without_basedir
+
+from .config import DOMAINS, Config
+from .data import auto_saliency, check_finite, unpaired_dataset
+from .train import CycleTrainer, LearningRate, WeightsCheckpoint, save_weights_atomic
+
+#: Generator used for each prediction direction.
+DIRECTIONS = {'AtoB': 'G', 'BtoA': 'F'}
+STATS_FILE = 'domain_stats.json'
+
+
+class DomainNormalizer(PercentileNormalizer):
+    """Percentile normalisation of the input; the output is mapped into a domain's stored intensity range.
+
+    ``before`` is CSBDeep's :class:`~csbdeep.data.PercentileNormalizer`; ``after`` maps normalised intensity
+    ``v`` to ``low + v * (high - low)``, with ``low`` and ``high`` the typical percentiles of the target domain's
+    training images. So an image restored from domain A comes out in domain B's units.
+
+    Parameters
+    ----------
+    low, high : float
+        Target domain's intensities of normalised 0 and 1.
+    pmin, pmax : float
+        Percentiles normalising the input.
+    """
+
+    def __init__(self, low, high, pmin=1.0, pmax=99.8):
+        super().__init__(pmin, pmax, do_after=True)
+        self.low, self.high = float(low), float(high)
+
+    def after(self, mean, scale, axes):
+        alpha = self.high - self.low
+        return ((alpha * mean + self.low).astype(self.dtype, copy=False),
+                None if scale is None else (alpha * scale).astype(self.dtype, copy=False))
+
+
+def write_json_atomic(data, path):
+    """Write JSON to a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(os.fspath(path)) or '.')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(data, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class C2GAN(CARE):
+    """Content-preserving CycleGAN (c2GAN) for unsupervised image restoration.
+
+    Two U-Net generators, G (A -> B, the restoration) and F (B -> A), and two PatchGAN discriminators, trained on
+    unpaired patches of degraded (A) and good (B) images. Used like CSBDeep's :class:`~csbdeep.models.CARE`.
+
+    Parameters
+    ----------
+    config : :class:`c2gan_tf.Config` or None
+        Configuration; ``None`` loads it (and the weights) from ``basedir/name``.
+    name : str or None
+        Model name; a timestamp by default.
+    basedir : str or None
+        Folder holding the model folder; ``None`` keeps everything in memory.
+
+    Attributes
+    ----------
+    trainer : :class:`c2gan_tf.train.CycleTrainer`
+        The four networks (``G``, ``F``, ``D_A``, ``D_B``) and the history pools.
+    keras_model : keras.Model
+        The generator G (A -> B).
+    domain_stats : dict
+        Per domain (``'A'``, ``'B'``): saliency ``threshold``, ``polarity``, ``steepness`` used in training and,
+        if given to :meth:`train`, the intensity range ``low``/``high``. Saved as ``domain_stats.json``.
+    """
+
+    def __init__(self, config, name=None, basedir='.'):
+        self.domain_stats = {}
+        super().__init__(config=config, name=name, basedir=basedir)
+        if config is None:
+            self._load_domain_stats()
+
+    @property
+    def _config_class(self):
+        return Config
+
+    def _build(self):
+        if self.config.train_seed is not None:
+            keras.utils.set_random_seed(self.config.train_seed)
+        saliency = {d: self.config.saliency(d) for d in DOMAINS}
+        self.trainer = CycleTrainer(self.config, saliency)
+        return self.trainer.G
+
+    @suppress_without_basedir(warn=False)
+    def _load_domain_stats(self):
+        path = self.logdir / STATS_FILE
+        if path.exists():
+            with open(path) as f:
+                self.domain_stats = json.load(f)
+            self.trainer.saliency = {d: {k: self.domain_stats[d][k] for k in ('threshold', 'polarity', 'steepness')}
+                                     for d in DOMAINS}
+
+    @suppress_without_basedir(warn=True)
+    def load_weights(self, name='weights_best.weights.h5'):
+        """Load the weights of all four networks from a file in the model folder."""
+        self.trainer.load_weights(str(self.logdir / name))
+
+    def _check_patches(self, X, what):
+        c = self.config
+        expected = tuple(c.train_patch_size) + (c.n_channel_in,)
+        if not isinstance(X, np.ndarray) or X.ndim != c.n_dim + 2:
+            raise ValueError('%s must be an array of patches with axes S%s (%d dimensions), got %s'
+                             % (what, c.axes, c.n_dim + 2, getattr(X, 'shape', type(X).__name__)))
+        if X.shape[1:] != expected:
+            raise ValueError('%s: patches of shape %s do not match the configured patch size and channels %s '
+                             '(axes %s)' % (what, X.shape[1:], expected, c.axes))
+        if len(X) == 0:
+            raise ValueError('%s holds no patches' % what)
+        check_finite(X, what)
+        return X.astype(np.float32, copy=False)
+
+    def prepare_for_training(self, total_steps=None):
+        """Compile the trainer: Adam optimizers with the learning-rate schedule over ``total_steps``."""
+        c = self.config
+        total_steps = total_steps or c.train_epochs * c.train_steps_per_epoch
+        self.trainer.total_steps = total_steps
+
+        def adam():
+            lr = LearningRate(c.train_learning_rate, total_steps, c.train_lr_decay, c.train_lr_decay_start)
+            return keras.optimizers.Adam(lr, beta_1=c.train_beta_1)
+
+        # XLA is slower on CPU and the history pool has data-dependent shapes
+        self.trainer.compile(gen_optimizer=adam(), disc_optimizer=adam(), jit_compile=False)
+        self.callbacks = []
+        if self.basedir is not None:
+            self.callbacks.append(WeightsCheckpoint(
+                now=self._weights_path(c.train_checkpoint_epoch), best=self._weights_path(c.train_checkpoint)))
+            if c.train_tensorboard:
+                self.callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.logdir / 'logs'),
+                                                                  write_graph=False, profile_batch=0))
+        self._model_prepared = True
+
+    def _weights_path(self, name):
+        return None if name is None else str(self.logdir / name)
+
+    def train(self, X_A, X_B, validation_data=None, epochs=None, steps_per_epoch=None, intensity_stats=None):
+        """Train all four networks on unpaired patches.
+
+        Parameters
+        ----------
+        X_A, X_B : numpy.ndarray
+            Normalised patches of domain A and of domain B, axes ``S`` + ``config.axes`` (channels last), spatial
+            size ``config.train_patch_size``. Their counts may differ; nothing pairs them.
+        validation_data : tuple(numpy.ndarray, numpy.ndarray) or None
+            Patches ``(X_A_val, X_B_val)``. With them, the losses are also reported on validation data
+            (``val_*``) and the weights with the lowest ``val_loss`` are kept as ``weights_best``.
+        epochs, steps_per_epoch : int or None
+            Override the values of the configuration.
+        intensity_stats : dict or None
+            ``{'A': {'low':, 'high':}, 'B': {...}}``, each domain's intensity range (see
+            :func:`c2gan_tf.data.intensity_stats`). Stored with the model; by default :meth:`predict` maps its
+            output into the target domain's range with them.
+
+        Returns
+        -------
+        keras.callbacks.History
+            Per epoch: the total generator ``loss``, ``adv``, ``cycle``, ``identity``, ``struct``, ``disc``,
+            ``struct_weight`` and ``lr`` (and ``val_*`` with validation data).
+        """
+        c = self.config
+        X_A, X_B = self._check_patches(X_A, 'X_A'), self._check_patches(X_B, 'X_B')
+        if validation_data is not None:
+            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+                raise ValueError('validation_data must be a pair (X_A_val, X_B_val) of patch arrays')
+            val_a, val_b = (self._check_patches(v, w) for v, w in zip(validation_data, ('X_A_val', 'X_B_val')))
+        epochs = c.train_epochs if epochs is None else epochs
+        steps_per_epoch = c.train_steps_per_epoch if steps_per_epoch is None else steps_per_epoch
+
+        saliency = {d: auto_saliency(X, **c.saliency(d)) for d, X in zip(DOMAINS, (X_A, X_B))}
+        stats = {d: dict(saliency[d]) for d in DOMAINS}
+        for d in DOMAINS:
+            stats[d].update((intensity_stats or {}).get(d, {}))
+        self.domain_stats = stats
+        self.trainer.saliency = saliency
+        if self.basedir is not None:
+            write_json_atomic(stats, self.logdir / STATS_FILE)
+
+        self.prepare_for_training(epochs * steps_per_epoch)
+        data = unpaired_dataset(X_A, X_B, c.train_batch_size, c.n_dim, c.train_augment, c.train_seed)
+        val = None
+        if validation_data is not None:
+            import tensorflow as tf
+            n = min(len(val_a), len(val_b))
+            val = tf.data.Dataset.from_tensor_slices((val_a[:n], val_b[:n])).batch(c.train_batch_size)
+
+        history = self.trainer.fit(data, validation_data=val, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                                   callbacks=self.callbacks, shuffle=False, verbose=1)
+        self._training_finished()
+        return history
+
+    def _training_finished(self):
+        c = self.config
+        if self.basedir is None:
+            return
+        if c.train_checkpoint_last is not None:
+            save_weights_atomic(self.trainer, self.logdir / c.train_checkpoint_last)
+        if c.train_checkpoint is not None and (self.logdir / c.train_checkpoint).exists():
+            print("Loading network weights from '%s'." % c.train_checkpoint)
+            self.load_weights(c.train_checkpoint)
+        if c.train_checkpoint_epoch is not None:
+            (self.logdir / c.train_checkpoint_epoch).unlink(missing_ok=True)
+
+    def default_normalizer(self, direction='AtoB'):
+        """The normalizer :meth:`predict` uses by default.
+
+        The input is normalised with percentiles ``config.norm_pmin``/``norm_pmax``; the output is mapped into
+        the target domain's stored intensity range (:class:`DomainNormalizer`), or, when the model has no
+        intensity statistics, back into the input's own range (CSBDeep's default).
+        """
+        target = 'B' if direction == 'AtoB' else 'A'
+        stats = self.domain_stats.get(target, {})
+        if 'low' in stats and 'high' in stats:
+            return DomainNormalizer(stats['low'], stats['high'], self.config.norm_pmin, self.config.norm_pmax)
+        warnings.warn('the model has no intensity statistics of domain %s: the output is mapped into the '
+                      "input's intensity range instead" % target)
+        return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)
+
+    def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB'):
+        """Restore an image (A -> B), or degrade one (B -> A).
+
+        Parameters
+        ----------
+        img : numpy.ndarray
+            Raw input image.
+        axes : str
+            Axes of ``img``, e.g. ``'YX'``, ``'ZYX'``, ``'CYX'``.
+        normalizer : :class:`csbdeep.data.Normalizer` or None
+            ``None`` uses :meth:`default_normalizer` (output in the target domain's units); any CSBDeep
+            normalizer can be given, as to ``CARE.predict``.
+        resizer : :class:`csbdeep.data.Resizer` or None
+            Pads the image to a multiple of ``2**unet_n_depth`` and crops the result.
+        n_tiles : tuple of int or None
+            Tiles per axis of ``img``; tiled and whole-image predictions agree.
+        direction : str
+            ``'AtoB'`` (G, restoration, default) or ``'BtoA'`` (F).
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 image with the axes of ``img``.
+        """
+        if direction not in DIRECTIONS:
+            raise ValueError("direction must be one of %s, got %r" % (sorted(DIRECTIONS), direction))
+        img = np.asarray(img)
+        check_finite(img, 'input image')
+        if normalizer is None:
+            normalizer = self.default_normalizer(direction)
+        generator = getattr(self.trainer, DIRECTIONS[direction])
+        keras_model, self.keras_model = self.keras_model, generator
+        try:
+            return super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
+        finally:
+            self.keras_model = keras_model
+
+    @suppress_without_basedir(warn=True)
+    def export_TF(self, fname=None, direction='AtoB'):
+        raise NotImplementedError('export_TF is not implemented yet')

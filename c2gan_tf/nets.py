@@ -1,0 +1,52 @@
+"""Generators (CSBDeep's residual U-Net) and PatchGAN discriminators, 2D and 3D, built from Keras layers only."""
+
+import keras
+from csbdeep.internals.nets import common_unet
+from keras import layers
+
+
+def unet_generator(config, name):
+    """CSBDeep's U-Net (residual, linear output, no normalisation layer) as a generator.
+
+    Without normalisation layers each output pixel depends only on its receptive field, so tiled prediction
+    equals whole-image prediction. Any image whose sides are multiples of ``2**unet_n_depth`` is accepted.
+
+    Parameters
+    ----------
+    config : :class:`c2gan_tf.Config`
+    name : str
+        Name of the Keras model.
+    """
+    net = common_unet(n_dim=config.n_dim, n_depth=config.unet_n_depth, kern_size=config.unet_kern_size,
+                      n_first=config.unet_n_first, n_channel_out=config.n_channel_out,
+                      residual=config.unet_residual, prob_out=False,
+                      last_activation=config.unet_last_activation)(config.unet_input_shape)
+    return keras.Model(net.inputs, net.outputs, name=name)
+
+
+def patchgan_discriminator(config, name):
+    """PatchGAN discriminator: 4x4 convolutions, LeakyReLU(0.2), one-channel map of real/fake scores.
+
+    With the defaults (64 filters, 3 strided layers) this is the classic 70x70 PatchGAN: filters 64-128-256-512,
+    strides 2-2-2-1, then a one-channel convolution; the 3D network has the same shape with 4x4x4 kernels.
+    Instance normalisation (``GroupNormalization`` with one group per channel) follows every convolution but
+    the first and the last when ``config.disc_norm == 'instance'``.
+
+    Parameters
+    ----------
+    config : :class:`c2gan_tf.Config`
+    name : str
+        Name of the Keras model.
+    """
+    conv = layers.Conv2D if config.n_dim == 2 else layers.Conv3D
+    k = config.disc_kern_size
+    x = inp = keras.Input((None,) * config.n_dim + (config.n_channel_out,), name='image')
+    for i in range(config.disc_n_layers + 1):
+        filters = config.disc_n_filters * 2 ** min(i, 3)
+        strides = 2 if i < config.disc_n_layers else 1
+        x = conv(filters, k, strides=strides, padding='same', use_bias=(i == 0 or config.disc_norm == 'none'))(x)
+        if i > 0 and config.disc_norm == 'instance':
+            x = layers.GroupNormalization(groups=-1, epsilon=1e-5)(x)
+        x = layers.LeakyReLU(negative_slope=0.2)(x)
+    out = conv(1, k, padding='same', name='score')(x)
+    return keras.Model(inp, out, name=name)

@@ -1,0 +1,221 @@
+"""Keras side of training: the history pool, the learning-rate schedule, the cycle trainer and its callbacks."""
+
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from . import losses
+from .nets import patchgan_discriminator, unet_generator
+
+#: Names of the per-step loss metrics reported by :class:`CycleTrainer` (and in the training history).
+LOSS_NAMES = ('loss', 'adv', 'cycle', 'identity', 'struct', 'disc')
+
+
+class ImagePool(keras.layers.Layer):
+    """History of generated images shown to a discriminator (Shrivastava et al. 2017; CycleGAN).
+
+    Until the pool is full, every image is stored and returned. Then each image is, with probability one half,
+    swapped for a random stored one (which is returned, and the new image stored in its place), and otherwise
+    returned as it is. ``size=0`` returns every image unchanged.
+
+    Parameters
+    ----------
+    size : int
+        Number of images kept.
+    image_shape : tuple of int
+        Shape of one image (spatial axes and channels).
+    seed : int or None
+        Seed of the random choices.
+    """
+
+    def __init__(self, size, image_shape, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.image_shape = tuple(image_shape)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.images = self.add_weight(shape=(max(self.size, 1),) + self.image_shape, initializer='zeros',
+                                      trainable=False, name='images')
+        self.count = self.add_weight(shape=(), dtype='int32', initializer='zeros', trainable=False, name='count')
+        self.built = True
+
+    def call(self, images):
+        if self.size == 0:
+            return images
+        n = tf.shape(images)[0]
+        position = self.count + tf.range(n)
+        filling = position < self.size
+        swap = tf.logical_and(~filling, keras.random.uniform((n,), seed=self.seed_generator) < 0.5)
+        random_index = keras.random.randint((n,), 0, self.size, seed=self.seed_generator)
+        index = tf.where(filling, position, random_index)
+        stored = tf.gather(self.images, tf.minimum(index, self.size - 1))
+        expand = (slice(None),) + (None,) * len(self.image_shape)
+        out = tf.where(swap[expand], stored, images)
+        write = tf.logical_or(filling, swap)
+        self.images.assign(tf.tensor_scatter_nd_update(
+            self.images, tf.boolean_mask(index, write)[:, None], tf.boolean_mask(images, write)))
+        self.count.assign(tf.minimum(self.count + n, self.size))
+        return out
+
+
+class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """Keras wrapper of :func:`c2gan_tf.losses.learning_rate`."""
+
+    def __init__(self, initial, total_steps, decay='linear', decay_start=0.5):
+        self.initial, self.total_steps, self.decay, self.decay_start = initial, total_steps, decay, decay_start
+
+    def __call__(self, step):
+        return losses.learning_rate(step, self.initial, self.total_steps, self.decay, self.decay_start)
+
+    def get_config(self):
+        return dict(initial=self.initial, total_steps=self.total_steps, decay=self.decay,
+                    decay_start=self.decay_start)
+
+
+class CycleTrainer(keras.Model):
+    """Holds G (A->B), F (B->A), D_A, D_B and the history pools; trains them with a custom ``train_step``.
+
+    Batches are pairs ``(x, y)`` of unrelated patches from domain A and domain B.
+
+    Parameters
+    ----------
+    config : :class:`c2gan_tf.Config`
+    saliency : dict
+        ``{'A': {...}, 'B': {...}}``: threshold, polarity and steepness of each domain's saliency mask.
+    total_steps : int
+        Steps of the whole training run (sets the decays of the learning rate and the structural weight).
+    """
+
+    def __init__(self, config, saliency, total_steps=1, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.saliency = saliency
+        self.total_steps = int(total_steps)
+        self.G = unet_generator(config, 'G_AtoB')
+        self.F = unet_generator(config, 'F_BtoA')
+        self.D_A = patchgan_discriminator(config, 'D_A')
+        self.D_B = patchgan_discriminator(config, 'D_B')
+        shape = tuple(config.train_patch_size) + (config.n_channel_in,)
+        seed = config.train_seed
+        self.pool_A = ImagePool(config.train_pool_size, shape, seed=seed, name='pool_A')
+        self.pool_B = ImagePool(config.train_pool_size, shape, seed=None if seed is None else seed + 1,
+                                name='pool_B')
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
+        self.built = True
+
+    def compile(self, gen_optimizer, disc_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.gen_optimizer = gen_optimizer
+        self.disc_optimizer = disc_optimizer
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def structural_weight(self):
+        """Weight of the structural loss at the generators' current step."""
+        c = self.config
+        tau = c.struct_tau if c.struct_tau is not None else self.total_steps / 6
+        return losses.structural_weight(self.gen_optimizer.iterations, c.struct_rho0, tau, c.struct_decay)
+
+    def generator_losses(self, x, y, training=False):
+        """All generator losses of a batch (x from A, y from B), unweighted but for the returned total.
+
+        Returns
+        -------
+        dict
+            ``adv``, ``cycle``, ``identity``, ``struct`` and the weighted total ``loss``, plus the generated
+            ``fake_a = F(y)`` and ``fake_b = G(x)``.
+        """
+        c = self.config
+        fake_b, fake_a = self.G(x, training=training), self.F(y, training=training)
+        rec_a, rec_b = self.F(fake_b, training=training), self.G(fake_a, training=training)
+        out = dict(fake_a=fake_a, fake_b=fake_b)
+        out['adv'] = (losses.lsgan_generator_loss(self.D_B(fake_b, training=training))
+                      + losses.lsgan_generator_loss(self.D_A(fake_a, training=training)))
+        out['cycle'] = losses.cycle_loss(x, rec_a, y, rec_b)
+        if c.lambda_identity > 0:
+            out['identity'] = losses.identity_loss(x, self.F(x, training=training), y, self.G(y, training=training))
+        else:
+            out['identity'] = ops.zeros(())
+        out['struct'] = losses.structural_loss(x, fake_b, y, fake_a, self.saliency['A'], self.saliency['B'])
+        out['loss'] = (out['adv'] + c.lambda_cycle * out['cycle'] + c.lambda_identity * out['identity']
+                       + self.structural_weight() * out['struct'])
+        return out
+
+    def discriminator_loss(self, x, y, fake_a, fake_b, training=False):
+        """LSGAN losses of D_A (real x against fake_a) and D_B (real y against fake_b), summed."""
+        return (losses.lsgan_discriminator_loss(self.D_A(x, training=training), self.D_A(fake_a, training=training))
+                + losses.lsgan_discriminator_loss(self.D_B(y, training=training), self.D_B(fake_b, training=training)))
+
+    def train_step(self, data):
+        x, y = data
+        gen_vars = self.G.trainable_variables + self.F.trainable_variables
+        with tf.GradientTape() as tape:
+            out = self.generator_losses(x, y, training=True)
+        self.gen_optimizer.apply_gradients(zip(tape.gradient(out['loss'], gen_vars), gen_vars))
+
+        fake_a = self.pool_A(tf.stop_gradient(out['fake_a']))
+        fake_b = self.pool_B(tf.stop_gradient(out['fake_b']))
+        disc_vars = self.D_A.trainable_variables + self.D_B.trainable_variables
+        with tf.GradientTape() as tape:
+            out['disc'] = self.discriminator_loss(x, y, fake_a, fake_b, training=True)
+        self.disc_optimizer.apply_gradients(zip(tape.gradient(out['disc'], disc_vars), disc_vars))
+        logs = self._report(out)
+        logs['struct_weight'] = self.structural_weight()
+        logs['lr'] = self.gen_optimizer.learning_rate
+        return logs
+
+    def test_step(self, data):
+        x, y = data
+        out = self.generator_losses(x, y)
+        out['disc'] = self.discriminator_loss(x, y, out['fake_a'], out['fake_b'])
+        return self._report(out)
+
+    def _report(self, out):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(out[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def save_weights_atomic(model, path):
+    """Save Keras weights to a temporary file beside ``path``, then rename: a crash leaves the old file intact."""
+    path = os.fspath(path)
+    tmpdir = tempfile.mkdtemp(prefix='.tmp-', dir=os.path.dirname(path) or '.')
+    try:
+        tmp = os.path.join(tmpdir, os.path.basename(path))
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+class WeightsCheckpoint(keras.callbacks.Callback):
+    """Save the trainer's weights atomically after each epoch, and when ``monitor`` improves (best weights).
+
+    Parameters
+    ----------
+    now : path or None
+        Weights written after every epoch.
+    best : path or None
+        Weights written when the monitored value is the lowest so far (needs validation data).
+    monitor : str
+        Log entry to minimise.
+    """
+
+    def __init__(self, now=None, best=None, monitor='val_loss'):
+        super().__init__()
+        self.now, self.best, self.monitor = now, best, monitor
+        self.best_value = float('inf')
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.now is not None:
+            save_weights_atomic(self.model, self.now)
+        value = logs.get(self.monitor)
+        if self.best is not None and value is not None and float(value) < self.best_value:
+            self.best_value = float(value)
+            save_weights_atomic(self.model, self.best)
