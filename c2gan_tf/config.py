@@ -72,7 +72,8 @@ class Config(BaseConfig):
     train_lr_decay_start : float
         Fraction of training after which the learning rate decays (0.5).
     train_pool_size : int
-        Size of the history pool of generated images shown to the discriminators (50; 0 disables it).
+        Size of the history pool of generated images shown to the discriminators (50; 0 disables it); at
+        least the batch size.
     train_augment : bool
         Random flips and 90-degree rotations in the image plane (default ``True``).
     train_tensorboard : bool
@@ -208,7 +209,8 @@ class Config(BaseConfig):
         ok['train_beta_1'] = is_num(self.train_beta_1, 0, 1) and self.train_beta_1 < 1
         ok['train_lr_decay'] = self.train_lr_decay in ('linear', 'constant')
         ok['train_lr_decay_start'] = is_num(self.train_lr_decay_start, 0, 1) and self.train_lr_decay_start < 1
-        ok['train_pool_size'] = is_int(self.train_pool_size, 0)
+        ok['train_pool_size'] = is_int(self.train_pool_size, 0) and (
+            self.train_pool_size == 0 or not ok['train_batch_size'] or self.train_pool_size >= self.train_batch_size)
         ok['train_augment'] = isinstance(self.train_augment, bool)
         ok['train_tensorboard'] = isinstance(self.train_tensorboard, bool)
         ok['train_seed'] = self.train_seed is None or is_int(self.train_seed, 0)

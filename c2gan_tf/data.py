@@ -1,7 +1,7 @@
 """Training data: normalisation, per-domain statistics, unpaired patch sampling, augmentation, tf.data input."""
 
 import numpy as np
-from csbdeep.utils import axes_check_and_normalize, axes_dict, move_image_axes, normalize
+from csbdeep.utils import axes_check_and_normalize, move_image_axes, normalize
 
 from .metrics import otsu_threshold
 

@@ -108,7 +108,10 @@ def saturated_fraction(x, level=None):
 
 
 def otsu_threshold(values, bins=256):
-    """Otsu's threshold of a set of values (maximises the between-class variance of a histogram)."""
+    """Otsu's threshold of a set of values: the histogram split that maximises the between-class variance.
+
+    Where several splits tie (an empty gap between the classes), the middle of them is returned.
+    """
     values = np.asarray(values, np.float64).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0 or values.min() == values.max():
@@ -121,7 +124,8 @@ def otsu_threshold(values, bins=256):
     m0 = s0 / np.maximum(w0, 1)
     m1 = (np.sum(counts * centers) - s0) / np.maximum(w1, 1)
     between = w0 * w1 * (m0 - m1) ** 2
-    return float(centers[:-1][np.argmax(between)] + (centers[1] - centers[0]) / 2)
+    best = np.flatnonzero(between >= between.max() * (1 - 1e-12))  # a gap between classes ties: take its middle
+    return float(edges[1:-1][best].mean())
 
 
 def foreground_mask(img, threshold=None, pmin=1, pmax=99.8):

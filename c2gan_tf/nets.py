@@ -21,7 +21,7 @@ def unet_generator(config, name):
                       n_first=config.unet_n_first, n_channel_out=config.n_channel_out,
                       residual=config.unet_residual, prob_out=False,
                       last_activation=config.unet_last_activation)(config.unet_input_shape)
-    return keras.Model(net.inputs, net.outputs, name=name)
+    return keras.Model(net.input, net.output, name=name)
 
 
 def patchgan_discriminator(config, name):

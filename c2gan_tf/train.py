@@ -20,7 +20,8 @@ class ImagePool(keras.layers.Layer):
 
     Until the pool is full, every image is stored and returned. Then each image is, with probability one half,
     swapped for a random stored one (which is returned, and the new image stored in its place), and otherwise
-    returned as it is. ``size=0`` returns every image unchanged.
+    returned as it is; images of one batch swap with distinct stored ones. ``size=0`` returns every image
+    unchanged; otherwise ``size`` must be at least the batch size.
 
     Parameters
     ----------
@@ -49,7 +50,11 @@ class ImagePool(keras.layers.Layer):
         position = self.count + tf.range(n)
         filling = position < self.size
         swap = tf.logical_and(~filling, keras.random.uniform((n,), seed=self.seed_generator) < 0.5)
-        random_index = keras.random.randint((n,), 0, self.size, seed=self.seed_generator)
+        # swaps take distinct slots among those filled before this batch (the pool is at least a batch large)
+        slots = tf.range(self.size)
+        order = tf.argsort(keras.random.uniform((self.size,), seed=self.seed_generator)
+                           + tf.cast(slots >= self.count, 'float32'))
+        random_index = tf.gather(order, tf.range(n) % tf.maximum(self.count, 1))
         index = tf.where(filling, position, random_index)
         stored = tf.gather(self.images, tf.minimum(index, self.size - 1))
         expand = (slice(None),) + (None,) * len(self.image_shape)

@@ -1,0 +1,68 @@
+"""Figures with matplotlib only: restorations side by side, intensity histograms, training history."""
+
+import numpy as np
+from csbdeep.utils import plot_history, plot_some
+
+__all__ = ['plot_some', 'plot_history', 'plot_histograms', 'plot_restoration']
+
+
+def _display(img):
+    """2D view of an image: itself, or the maximum projection of a 3D stack along its first axis."""
+    img = np.asarray(img, np.float32)
+    return img.max(axis=0) if img.ndim == 3 else img
+
+
+def plot_histograms(images, labels, ax=None, bins=256, saturation=None):
+    """Intensity histograms of several images on a log scale, with the saturated fraction of each marked.
+
+    Parameters
+    ----------
+    images : list of numpy.ndarray
+    labels : list of str
+    ax : matplotlib axes or None
+    saturation : float or None
+        Saturation level; when given it is drawn and each label states the fraction of pixels at or above it.
+    """
+    import matplotlib.pyplot as plt
+    from .metrics import saturated_fraction
+    ax = ax or plt.gca()
+    values = [np.asarray(img, np.float64).ravel() for img in images]
+    lo, hi = min(v.min() for v in values), max(v.max() for v in values)
+    if saturation is not None:
+        hi = max(hi, saturation)
+    edges = np.linspace(lo, hi, bins + 1)
+    for v, label in zip(values, labels):
+        if saturation is not None:
+            label = '%s (saturated %.2g%%)' % (label, 100 * saturated_fraction(v, saturation))
+        ax.hist(v, bins=edges, histtype='step', label=label)
+    if saturation is not None:
+        ax.axvline(saturation, color='k', ls='--', lw=1)
+    ax.set_yscale('log')
+    ax.set_xlabel('intensity')
+    ax.set_ylabel('pixels')
+    ax.legend(fontsize='small')
+    return ax
+
+
+def plot_restoration(images, titles, pmin=0.5, pmax=99.9, histograms=True, figsize=None):
+    """Images side by side (3D as maximum projections), each with its own percentile display range.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    n = len(images)
+    rows = 2 if histograms else 1
+    fig = plt.figure(figsize=figsize or (4 * n, 4 * rows + (0.5 if histograms else 0)))
+    for i, (img, title) in enumerate(zip(images, titles)):
+        ax = fig.add_subplot(rows, n, i + 1)
+        view = _display(img)
+        vmin, vmax = np.percentile(view, [pmin, pmax])
+        ax.imshow(view, cmap='magma', vmin=vmin, vmax=vmax)
+        ax.set_title(title)
+        ax.axis('off')
+    if histograms:
+        plot_histograms(images, titles, ax=fig.add_subplot(rows, 1, 2))
+    fig.tight_layout()
+    return fig

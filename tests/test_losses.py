@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from c2gan_tf import losses
+
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def test_lsgan(rng):
+    real, fake = rng.normal(size=(2, 4, 4, 1)), rng.normal(size=(2, 4, 4, 1))
+    d = losses.lsgan_discriminator_loss(real.astype('f4'), fake.astype('f4'))
+    assert float(d) == pytest.approx(0.5 * (np.mean((real - 1) ** 2) + np.mean(fake ** 2)), rel=1e-5)
+    g = losses.lsgan_generator_loss(fake.astype('f4'))
+    assert float(g) == pytest.approx(np.mean((fake - 1) ** 2), rel=1e-5)
+    assert float(losses.lsgan_discriminator_loss(np.ones(3, 'f4'), np.zeros(3, 'f4'))) == 0
+    assert float(losses.lsgan_generator_loss(np.ones(3, 'f4'))) == 0
+
+
+def test_cycle_and_identity(rng):
+    x, rx, y, ry = (rng.random((2, 8, 8, 1)).astype('f4') for _ in range(4))
+    expected = np.mean(np.abs(rx - x)) + np.mean(np.abs(ry - y))
+    assert float(losses.cycle_loss(x, rx, y, ry)) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.identity_loss(x, rx, y, ry)) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.cycle_loss(x, x, y, y)) == 0
+
+
+def test_saliency_mask_values():
+    img = np.array([[[[0.0], [0.3], [0.5], [1.0]]]], 'f4')
+    m = np.asarray(losses.saliency_mask(img, threshold=0.3, polarity=1, steepness=10))
+    np.testing.assert_allclose(m[0, 0], sigmoid(10 * (np.array([0, 0.3, 0.5, 1.0]) - 0.3)), rtol=1e-5)
+    assert m[0, 0, 1] == pytest.approx(0.5)
+    dark = np.asarray(losses.saliency_mask(img, threshold=0.3, polarity=-1, steepness=10))
+    np.testing.assert_allclose(dark, 1 - m, atol=1e-6)
+
+
+def test_saliency_mask_uses_channel_mean():
+    img = np.array([[[[0.0, 1.0]]]], 'f4')
+    assert float(np.asarray(losses.saliency_mask(img, 0.5, 1, 20.0))[0, 0, 0]) == pytest.approx(0.5)
+
+
+def test_structural_loss_masks_each_image_with_its_own_domain(rng):
+    """S_A on x and F(y), S_B on y and G(x): the two bugs of the original code give other values."""
+    x, fake_b, y, fake_a = (rng.random((2, 8, 8, 1)).astype('f4') for _ in range(4))
+    sal_a = dict(threshold=0.2, polarity=1, steepness=15.0)
+    sal_b = dict(threshold=0.7, polarity=1, steepness=5.0)
+
+    def s(img, p):
+        return sigmoid(p['steepness'] * p['polarity'] * (img.mean(-1) - p['threshold']))
+
+    expected = np.mean(np.abs(s(x, sal_a) - s(fake_b, sal_b))) + np.mean(np.abs(s(y, sal_b) - s(fake_a, sal_a)))
+    got = float(losses.structural_loss(x, fake_b, y, fake_a, sal_a, sal_b))
+    assert got == pytest.approx(expected, rel=1e-5)
+    swapped_thresholds = (np.mean(np.abs(s(x, sal_a) - s(fake_b, sal_a)))
+                          + np.mean(np.abs(s(y, sal_b) - s(fake_a, sal_b))))
+    assert abs(got - swapped_thresholds) > 1e-3
+    # perfectly content-preserving generators give zero loss
+    assert float(losses.structural_loss(x, x, y, y, sal_a, sal_a)) == 0
+
+
+def test_structural_weight_schedules():
+    assert float(losses.structural_weight(0, 5.0, 100.0)) == pytest.approx(5.0)
+    assert float(losses.structural_weight(100, 5.0, 100.0)) == pytest.approx(5 * np.exp(-1), rel=1e-6)
+    assert float(losses.structural_weight(600, 5.0, 100.0)) == pytest.approx(5 * np.exp(-6), rel=1e-5)
+    assert float(losses.structural_weight(10 ** 6, 2.5, decay='constant')) == 2.5
+
+
+def test_learning_rate_schedule():
+    lr = [float(losses.learning_rate(s, 2e-4, 100)) for s in (0, 50, 75, 100, 150)]
+    np.testing.assert_allclose(lr, [2e-4, 2e-4, 1e-4, 0, 0], atol=1e-12)
+    assert float(losses.learning_rate(80, 1e-3, 100, decay_start=0.6)) == pytest.approx(5e-4)
+    assert float(losses.learning_rate(99, 2e-4, 100, decay='constant')) == pytest.approx(2e-4)

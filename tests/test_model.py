@@ -1,0 +1,142 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+from csbdeep.data import NoNormalizer, PercentileNormalizer
+
+from c2gan_tf import C2GAN, DomainNormalizer
+from conftest import random_patches, tiny_config
+
+STATS = {'A': {'low': 100.0, 'high': 300.0}, 'B': {'low': 110.0, 'high': 2000.0}}
+
+
+def train_tiny(tmp_path, axes='YX', n_channel=1, validation=True, **kwargs):
+    c = tiny_config(axes, n_channel=n_channel, **kwargs)
+    model = C2GAN(c, 'model', str(tmp_path))
+    X_A, X_B = random_patches(c, 6, seed=1), random_patches(c, 5, seed=2) ** 2
+    val = (random_patches(c, 2, seed=3), random_patches(c, 2, seed=4)) if validation else None
+    history = model.train(X_A, X_B, validation_data=val, epochs=2, steps_per_epoch=2, intensity_stats=STATS)
+    return model, history
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('models')
+    model, history = train_tiny(tmp, train_tensorboard=True)
+    return model, history, tmp
+
+
+def test_train_writes_model_folder(trained):
+    model, history, tmp = trained
+    folder = tmp / 'model'
+    names = {p.name for p in folder.iterdir()}
+    assert {'config.json', 'domain_stats.json', 'weights_best.weights.h5', 'weights_last.weights.h5', 'logs'} <= names
+    assert 'weights_now.weights.h5' not in names and not any(n.startswith('.tmp') for n in names)
+    assert any((folder / 'logs').rglob('events.out.tfevents*'))
+    assert len(history.history['loss']) == 2 and len(history.history['val_loss']) == 2
+    assert {'adv', 'cycle', 'struct', 'disc', 'val_struct'} <= set(history.history)
+    stats = json.loads((folder / 'domain_stats.json').read_text())
+    assert stats['B']['low'] == 110 and stats['B']['high'] == 2000
+    for d in 'AB':
+        assert 0 < stats[d]['threshold'] < 1 and stats[d]['polarity'] in (1, -1)
+
+
+def test_reload_predicts_identically(trained, rng):
+    model, _, tmp = trained
+    x = rng.random((40, 56), np.float32) * 500
+    loaded = C2GAN(None, 'model', str(tmp))
+    assert loaded.domain_stats == model.domain_stats
+    assert loaded.trainer.saliency == model.trainer.saliency
+    for direction in ('AtoB', 'BtoA'):
+        np.testing.assert_array_equal(loaded.predict(x, 'YX', direction=direction),
+                                      model.predict(x, 'YX', direction=direction))
+
+
+def test_predict_maps_into_domain_b_units(trained, rng):
+    model, _, _ = trained
+    x = rng.random((32, 48), np.float32) * 1000 + 5000
+    norm = PercentileNormalizer(model.config.norm_pmin, model.config.norm_pmax, do_after=False)
+    raw = model.predict(x, 'YX', normalizer=norm)  # normalised network output
+    out = model.predict(x, 'YX')
+    np.testing.assert_allclose(out, 110 + raw * (2000 - 110), rtol=1e-4, atol=1e-3)
+    back = model.predict(x, 'YX', direction='BtoA', normalizer=norm)
+    np.testing.assert_allclose(model.predict(x, 'YX', direction='BtoA'), 100 + back * 200, rtol=1e-4, atol=1e-3)
+    assert not np.allclose(raw, back)
+
+
+def test_domain_normalizer():
+    n = DomainNormalizer(10, 110, pmin=0, pmax=100)
+    x = np.array([[2.0, 4.0], [6.0, 10.0]])
+    v = n.before(x, 'YX')
+    np.testing.assert_allclose(v, [[0, 0.25], [0.5, 1]], atol=1e-6)
+    np.testing.assert_allclose(n.after(v, None, 'YX')[0], [[10, 35], [60, 110]], atol=1e-4)
+
+
+@pytest.mark.parametrize('shape,n_tiles', [((64, 96), (2, 3)), ((70, 50), (3, 2)), ((128, 40), (4, 1))])
+def test_tiled_equals_whole_2d(trained, rng, shape, n_tiles):
+    model, _, _ = trained
+    x = rng.random(shape, np.float32)
+    whole = model.predict(x, 'YX')
+    tiled = model.predict(x, 'YX', n_tiles=n_tiles)
+    assert whole.shape == shape and whole.dtype == np.float32
+    np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-4 * np.abs(whole).max())
+
+
+def test_tiled_equals_whole_3d_multichannel_and_axes(tmp_path, rng):
+    model, _ = train_tiny(tmp_path, 'ZYXC', n_channel=2, validation=False)
+    x = rng.random((2, 12, 40, 24), np.float32)  # CZYX: another axes order than the network's
+    whole = model.predict(x, 'CZYX')
+    tiled = model.predict(x, 'CZYX', n_tiles=(1, 2, 2, 1))
+    assert whole.shape == x.shape
+    np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-4 * np.abs(whole).max())
+    assert not (tmp_path / 'model' / 'weights_best.weights.h5').exists()  # no validation data, no best
+
+
+def test_predict_without_stats_warns_and_uses_input_range(tmp_path, rng):
+    c = tiny_config()
+    model = C2GAN(c, None, basedir=None)
+    model.train(random_patches(c, 4), random_patches(c, 4, seed=1), epochs=1, steps_per_epoch=1)
+    x = rng.random((32, 32), np.float32) * 100 + 50
+    with pytest.warns(UserWarning, match='no intensity statistics'):
+        model.predict(x, 'YX')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        model.predict(x, 'YX', normalizer=NoNormalizer())
+
+
+def test_bad_input_gives_clear_errors(trained, rng):
+    model, _, _ = trained
+    x = rng.random((32, 32), np.float32)
+    x[3, 4] = np.nan
+    with pytest.raises(ValueError, match='input image contains NaN'):
+        model.predict(x, 'YX')
+    with pytest.raises(ValueError, match='direction'):
+        model.predict(rng.random((32, 32)), 'YX', direction='AtoA')
+    with pytest.raises(ValueError):
+        model.predict(rng.random((32, 32)), 'ZYX')
+    c = model.config
+    good = random_patches(c, 2)
+    with pytest.raises(ValueError, match='patch size'):
+        model.train(random_patches(c, 2)[:, :16], good, epochs=1, steps_per_epoch=1)
+    with pytest.raises(ValueError, match='X_B must be an array of patches'):
+        model.train(good, good[..., 0], epochs=1, steps_per_epoch=1)
+    bad = good.copy()
+    bad[0, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match='X_A contains NaN'):
+        model.train(bad, good, epochs=1, steps_per_epoch=1)
+    with pytest.raises(ValueError, match='validation_data'):
+        model.train(good, good, validation_data=good, epochs=1, steps_per_epoch=1)
+    with pytest.raises(FileNotFoundError):
+        C2GAN(None, 'missing', str(model.basedir))
+
+
+def test_invalid_config_is_refused():
+    with pytest.raises(ValueError, match='train_patch_size'):
+        C2GAN(tiny_config(train_patch_size=(30, 30)), None, basedir=None)
+
+
+def test_fixed_thresholds_are_used(tmp_path):
+    model, _ = train_tiny(tmp_path, validation=False, struct_threshold_A=0.25, struct_polarity_B=-1)
+    assert model.domain_stats['A']['threshold'] == 0.25
+    assert model.domain_stats['B']['polarity'] == -1

@@ -1,0 +1,112 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from c2gan_tf import losses
+from c2gan_tf.train import CycleTrainer, ImagePool, LearningRate
+from conftest import random_patches, tiny_config
+
+SALIENCY = {'A': dict(threshold=0.3, polarity=1, steepness=20.0), 'B': dict(threshold=0.6, polarity=1, steepness=10.0)}
+
+
+def compiled_trainer(config, total_steps=10):
+    t = CycleTrainer(config, SALIENCY, total_steps=total_steps)
+
+    def adam():
+        return keras.optimizers.Adam(LearningRate(config.train_learning_rate, total_steps), beta_1=0.5)
+
+    t.compile(adam(), adam(), jit_compile=False)
+    return t
+
+
+def test_image_pool_fills_then_swaps_half(rng):
+    pool = ImagePool(4, (2, 2, 1), seed=0)
+    first = rng.random((4, 2, 2, 1), np.float32)
+    np.testing.assert_array_equal(pool(first), first)
+    assert int(pool.count.numpy()) == 4
+    np.testing.assert_array_equal(pool.images.numpy(), first)
+    swapped = 0
+    for _ in range(50):
+        new = rng.random((2, 2, 2, 1), np.float32) + 10
+        out = pool(new).numpy()
+        stored = pool.images.numpy()
+        for i in range(2):
+            if np.array_equal(out[i], new[i]):
+                continue
+            swapped += 1
+            # a returned old image was replaced in the pool by the new one
+            assert any(np.array_equal(new[i], s) for s in stored)
+    assert 30 <= swapped <= 70  # half of 100
+    assert int(pool.count.numpy()) == 4
+
+
+def test_image_pool_never_returns_an_unfilled_slot(rng):
+    for seed in range(20):
+        pool = ImagePool(3, (2, 2, 1), seed=seed)
+        pool(rng.random((2, 2, 2, 1), np.float32) + 1)
+        out = pool(rng.random((2, 2, 2, 1), np.float32) + 1).numpy()  # fills slot 2, may swap the other
+        assert out.min() >= 1
+        assert pool.images.numpy().min() >= 1
+
+
+def test_image_pool_of_size_zero_is_identity(rng):
+    pool = ImagePool(0, (2, 2, 1))
+    x = rng.random((3, 2, 2, 1), np.float32)
+    np.testing.assert_array_equal(pool(x), x)
+
+
+def test_generator_losses_pin_the_structural_term(rng):
+    """The structural term uses F(y) (not G(y)) and the thresholds of each image's domain."""
+    c = tiny_config()
+    t = compiled_trainer(c)
+    x, y = random_patches(c, 2, seed=1), random_patches(c, 2, seed=2)
+    out = t.generator_losses(x, y)
+    fake_b, fake_a = t.G(x).numpy(), t.F(y).numpy()
+    expected = losses.structural_loss(x, fake_b, y, fake_a, SALIENCY['A'], SALIENCY['B'])
+    assert float(out['struct']) == pytest.approx(float(expected), rel=1e-5)
+    buggy_g_of_y = losses.structural_loss(x, fake_b, y, t.G(y).numpy(), SALIENCY['A'], SALIENCY['B'])
+    assert abs(float(out['struct']) - float(buggy_g_of_y)) > 1e-4
+    weighted = (float(out['adv']) + c.lambda_cycle * float(out['cycle'])
+                + float(t.structural_weight()) * float(out['struct']))
+    assert float(out['loss']) == pytest.approx(weighted, rel=1e-5)
+
+
+def test_structural_gradient_reaches_both_generators():
+    c = tiny_config()
+    t = compiled_trainer(c)
+    x, y = random_patches(c, 2, seed=1), random_patches(c, 2, seed=2)
+    variables = t.G.trainable_variables + t.F.trainable_variables
+    with tf.GradientTape() as tape:
+        struct = t.generator_losses(x, y)['struct']
+    grads = tape.gradient(struct, variables)
+    n = len(t.G.trainable_variables)
+    assert any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads[:n]), 'no gradient to G'
+    assert any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads[n:]), 'no gradient to F'
+
+
+def test_train_step_updates_all_four_networks_and_reports_losses():
+    c = tiny_config()
+    t = compiled_trainer(c, total_steps=4)
+    before = {name: [w.numpy().copy() for w in getattr(t, name).trainable_variables] for name in ('G', 'F', 'D_A', 'D_B')}
+    x, y = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(2)
+    history = t.fit(data, epochs=2, steps_per_epoch=2, shuffle=False, verbose=0)
+    for name, weights in before.items():
+        after = getattr(t, name).trainable_variables
+        assert any(not np.array_equal(a, b.numpy()) for a, b in zip(weights, after)), name + ' was not updated'
+    assert set(history.history) == {'loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'struct_weight', 'lr'}
+    assert all(np.isfinite(v).all() for v in history.history.values())
+    # learning rate constant for the first half, then decaying linearly (logged after steps 2 and 4 of 4)
+    np.testing.assert_allclose(history.history['lr'], [2e-4, 0.0], atol=1e-10)
+    np.testing.assert_allclose(history.history['struct_weight'], [5 * np.exp(-2 / (4 / 6)), 5 * np.exp(-4 / (4 / 6))],
+                               rtol=1e-5)
+    assert int(t.gen_optimizer.iterations.numpy()) == 4 and int(t.disc_optimizer.iterations.numpy()) == 4
+    assert int(t.pool_A.count.numpy()) == 4
+
+
+def test_identity_loss_is_used_when_weighted():
+    c = tiny_config(lambda_identity=0.5)
+    t = compiled_trainer(c)
+    out = t.generator_losses(random_patches(c, 2, seed=1), random_patches(c, 2, seed=2))
+    assert float(out['identity']) > 0
