@@ -1,7 +1,7 @@
 """Training data: normalisation, per-domain statistics, unpaired patch sampling, augmentation, tf.data input."""
 
 import numpy as np
-from csbdeep.utils import axes_check_and_normalize, move_image_axes, normalize
+from csbdeep.utils import axes_check_and_normalize, axes_dict, move_image_axes, normalize
 
 from .metrics import otsu_threshold
 
@@ -63,82 +63,284 @@ def auto_saliency(patches, threshold=None, polarity=None, steepness=20.0):
     return dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness))
 
 
-def sample_patches(images, patch_size, n_per_image, rng=None, skip_background=True, threshold=0.4,
-                   percentile=99.9, max_tries=20):
-    """Random patches from images, skipping background-only patches as CSBDeep's ``no_background_patches``.
+def network_axes(axes):
+    """Network axes of images with ``axes``: spatial axes in their order, channel last (``'CZYX'`` -> ``'ZYXC'``)."""
+    axes = axes_check_and_normalize(axes)
+    return axes.replace('C', '') + 'C'
 
-    A patch counts as foreground when its ``percentile`` exceeds ``threshold`` times the image's maximum of
-    that percentile filter, approximated here by the image's own ``percentile``.
+
+def _read_tiff_shape(path):
+    import tifffile
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.series:
+                raise ValueError('no image data')
+            return tif.series[0].shape
+    except Exception as e:  # tifffile raises many kinds of errors for files that are not TIFF
+        raise ValueError('cannot read %s as a TIFF image: %s' % (path, e)) from None
+
+
+def _read_tiff(path):
+    import tifffile
+    return tifffile.imread(path)
+
+
+class UnpairedData:
+    """Images of domain A (degraded) and domain B (good), read when needed; CSBDeep's ``RawData`` for unpaired data.
+
+    The domains need not share file names, counts or sizes. Build it with :meth:`from_folder` or
+    :meth:`from_arrays`; every image is checked against ``axes`` when it is built.
+
+    Attributes
+    ----------
+    axes : str
+        Axes of the images (e.g. ``'YX'``, ``'ZYX'``, ``'CYX'``).
+    names : dict
+        ``{'A': [...], 'B': [...]}``: a name for each image (its file path, or its index).
+    n_channel : int
+        Channels of every image (1 without a channel axis).
+    description : str
+    """
+
+    def __init__(self, loaders, names, shapes, axes, description):
+        self.axes = axes_check_and_normalize(axes)
+        self._loaders, self.names, self.description = loaders, names, description
+        channels = set()
+        for d in 'AB':
+            if not names[d]:
+                raise ValueError('domain %s has no images' % d)
+            for name, shape in zip(names[d], shapes[d]):
+                if len(shape) != len(self.axes):
+                    raise ValueError('%s has shape %s, which does not match axes %r (%d dimensions)'
+                                     % (name, tuple(shape), self.axes, len(self.axes)))
+                channels.add(shape[axes_dict(self.axes)['C']] if 'C' in self.axes else 1)
+        if len(channels) > 1:
+            raise ValueError('images have different numbers of channels: %s' % sorted(channels))
+        self.n_channel = channels.pop()
+
+    @property
+    def network_axes(self):
+        """Axes of the images as :meth:`images` yields them (channel last)."""
+        return network_axes(self.axes)
+
+    def images(self, domain):
+        """Yield ``(name, image)`` of a domain, the image moved to :attr:`network_axes`."""
+        for name, load in zip(self.names[domain], self._loaders[domain]):
+            yield name, to_network_axes(load(), self.axes, self.network_axes)
+
+    @staticmethod
+    def from_folder(basepath, source_dirs, target_dir, axes, pattern='*.tif*'):
+        """Images of domain A from ``basepath/source_dirs`` and of domain B from ``basepath/target_dir``.
+
+        Parameters
+        ----------
+        basepath : str
+        source_dirs : str or list of str
+            Folder(s) of domain A (degraded) images, relative to ``basepath``.
+        target_dir : str
+            Folder of domain B (good) images, relative to ``basepath``.
+        axes : str
+            Axes of every image, e.g. ``'YX'``, ``'ZYX'``, ``'CYX'``, ``'ZCYX'``.
+        pattern : str
+            Glob pattern of the image files (ImageJ and OME TIFF, uint8, uint16, float32).
+
+        Raises
+        ------
+        FileNotFoundError
+            A folder is missing or holds no file matching ``pattern``.
+        ValueError
+            A file is not a readable TIFF, or does not match ``axes``, or channels differ between images.
+        """
+        from pathlib import Path
+        base = Path(basepath)
+        folders = {'A': [source_dirs] if isinstance(source_dirs, (str, Path)) else list(source_dirs),
+                   'B': [target_dir]}
+        names, shapes, loaders = {}, {}, {}
+        for d, dirs in folders.items():
+            files = []
+            for folder in dirs:
+                path = base / folder
+                if not path.is_dir():
+                    raise FileNotFoundError('folder of domain %s not found: %s' % (d, path))
+                found = sorted(f for f in path.glob(pattern) if f.is_file())
+                if not found:
+                    raise FileNotFoundError('no files matching %r in %s (domain %s)' % (pattern, path, d))
+                files += found
+            names[d] = [str(f) for f in files]
+            shapes[d] = [_read_tiff_shape(f) for f in names[d]]
+            loaders[d] = [lambda f=f: _read_tiff(f) for f in names[d]]
+        description = '%s: A=%s, B=%r, axes=%r, pattern=%r' % (basepath, folders['A'], target_dir, axes, pattern)
+        return UnpairedData(loaders, names, shapes, axes, description)
+
+    @staticmethod
+    def from_arrays(images_A, images_B, axes):
+        """Images of each domain from lists of arrays (or arrays with one image per first index)."""
+        images = {'A': list(images_A), 'B': list(images_B)}
+        names = {d: ['%s[%d]' % (d, i) for i in range(len(images[d]))] for d in 'AB'}
+        shapes = {d: [np.shape(img) for img in images[d]] for d in 'AB'}
+        loaders = {d: [lambda img=img: np.asarray(img) for img in images[d]] for d in 'AB'}
+        return UnpairedData(loaders, names, shapes, axes, 'arrays: %d A, %d B, axes=%r'
+                            % (len(images['A']), len(images['B']), axes))
+
+
+def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter='default',
+                            normalization=(1.0, 99.8), save_file=None, seed=None, verbose=True):
+    """Random patches of each domain, drawn independently (unpaired), normalised per image.
 
     Parameters
     ----------
-    images : list of numpy.ndarray
-        Channels-last images (normalised), spatial shape at least ``patch_size``.
+    data : :class:`UnpairedData`
     patch_size : tuple of int
-        Spatial patch shape.
-    n_per_image : int
-    rng : numpy.random.Generator or None
-    skip_background : bool
-        Re-draw patches that hold only background (up to ``max_tries`` times each).
+        Spatial patch size, in the order of the spatial axes of ``data.axes``.
+    n_patches_per_image : int
+    patch_filter : callable, None or 'default'
+        CSBDeep patch filter (see :func:`csbdeep.data.no_background_patches`), applied to the normalised image;
+        ``'default'`` skips background-only patches with ``no_background_patches()``; ``None`` takes any patch.
+    normalization : tuple(float, float) or None
+        Percentiles ``(pmin, pmax)`` that normalise each image to about 0..1 (per channel); ``None`` keeps the
+        intensities as they are.
+    save_file : str or None
+        Save as ``.npz`` in CSBDeep's layout: ``X`` (domain A), ``Y`` (domain B), ``axes``, plus ``stats_A`` and
+        ``stats_B`` (each domain's intensity range, see :func:`intensity_stats`).
+    seed : int or None
+    verbose : bool
+        Show a progress bar.
 
     Returns
     -------
-    numpy.ndarray
-        ``(n_images * n_per_image,) + patch_size + (channels,)``, float32.
+    X_A, X_B : numpy.ndarray
+        Patches with axes ``'S' + data.network_axes``, shuffled.
+    axes : str
+    stats : dict
+        ``{'A': {'low', 'high'}, 'B': {...}}`` from the raw images (``None`` without normalisation).
     """
-    rng = np.random.default_rng(rng)
-    patch_size = tuple(patch_size)
-    out = []
-    for i, img in enumerate(images):
-        spatial = img.shape[:-1]
-        if len(spatial) != len(patch_size) or any(s < p for s, p in zip(spatial, patch_size)):
-            raise ValueError('image %d of shape %s is smaller than the patch size %s' % (i, spatial, patch_size))
-        level = threshold * np.percentile(img.mean(axis=-1), percentile)
-        for _ in range(n_per_image):
-            for _ in range(max_tries if skip_background else 1):
-                start = [rng.integers(0, s - p + 1) for s, p in zip(spatial, patch_size)]
-                patch = img[tuple(slice(a, a + p) for a, p in zip(start, patch_size))]
-                if not skip_background or np.percentile(patch.mean(axis=-1), percentile) > level:
-                    break
-            out.append(patch)
-    return np.stack(out).astype(np.float32, copy=False)
+    from csbdeep.data import no_background_patches
+    from csbdeep.data.generate import sample_patches_from_multiple_stacks
+    from tqdm.auto import tqdm
+
+    if patch_filter == 'default':
+        patch_filter = no_background_patches()
+    patch_size = tuple(int(p) for p in patch_size)
+    n_dim = len(data.network_axes) - 1
+    if len(patch_size) != n_dim:
+        raise ValueError('patch_size %s must have %d entries, one per spatial axis of %r'
+                         % (patch_size, n_dim, data.axes))
+    rng = np.random.default_rng(seed)
+    patches, stats = {}, {}
+    for d in 'AB':
+        out, lows, highs = [], [], []
+        for name, img in tqdm(data.images(d), total=len(data.names[d]), desc='patches of domain ' + d,
+                              disable=not verbose):
+            check_finite(img, name)
+            if any(s < p for s, p in zip(img.shape, patch_size)):
+                raise ValueError('%s (spatial shape %s) is smaller than the patch size %s'
+                                 % (name, img.shape[:-1], patch_size))
+            img = img.astype(np.float32, copy=False)
+            if normalization is not None:
+                lo, hi = np.percentile(img, normalization)
+                lows.append(lo), highs.append(hi)
+                img = normalize_images([img], *normalization)[0]
+            np.random.seed(rng.integers(2 ** 31))  # CSBDeep's sampler draws from numpy's global generator
+            try:
+                (p,) = sample_patches_from_multiple_stacks((img,), patch_size + (img.shape[-1],), n_patches_per_image,
+                                                           patch_filter=patch_filter)
+            except ValueError as e:
+                raise ValueError('%s: %s' % (name, e)) from None
+            out.append(p)
+        X = np.concatenate(out)
+        patches[d] = X[rng.permutation(len(X))]
+        stats[d] = (dict(low=float(np.median(lows)), high=float(np.median(highs)))
+                    if normalization is not None else None)
+    axes = 'S' + data.network_axes
+    if save_file is not None:
+        save_training_data(save_file, patches['A'], patches['B'], axes, stats)
+    return patches['A'], patches['B'], axes, (stats if normalization is not None else None)
 
 
-def augment(patch, seed, n_dim):
-    """Random flips and 90-degree rotations of a channels-last patch in its YX plane (TensorFlow ops).
+def save_training_data(file, X_A, X_B, axes, stats=None):
+    """Save unpaired patches as uncompressed ``.npz`` (``X``: domain A, ``Y``: domain B, ``axes``, stats).
 
-    Rotations are applied only to square YX planes.
+    Uncompressed, so that :func:`load_training_data` can memory-map the arrays. Written to a temporary name and
+    renamed.
     """
-    import tensorflow as tf
-    seeds = tf.random.experimental.stateless_split(seed, 3)
-    y_axis, x_axis = n_dim - 2, n_dim - 1
-    flip_y = tf.random.stateless_uniform((), seeds[0]) < 0.5
-    flip_x = tf.random.stateless_uniform((), seeds[1]) < 0.5
-    patch = tf.cond(flip_y, lambda: tf.reverse(patch, [y_axis]), lambda: patch)
-    patch = tf.cond(flip_x, lambda: tf.reverse(patch, [x_axis]), lambda: patch)
-    if patch.shape[y_axis] == patch.shape[x_axis]:
-        k = tf.random.stateless_uniform((), seeds[2], 0, 4, dtype=tf.int32)
-        patch = tf.image.rot90(patch, k)  # rotates the last-but-one two axes (Z treated as batch in 3D)
-    return patch
+    import os
+    from pathlib import Path
+    file = Path(file).with_suffix('.npz')
+    file.parent.mkdir(parents=True, exist_ok=True)
+    arrays = dict(X=X_A, Y=X_B, axes=axes)
+    for d in 'AB':
+        if stats is not None and stats.get(d) is not None:
+            arrays['stats_' + d] = np.array([stats[d]['low'], stats[d]['high']])
+    tmp = file.with_name('.tmp-' + file.name)
+    np.savez(tmp, **arrays)
+    os.replace(tmp, file)
+    return file
 
 
-def unpaired_dataset(X_A, X_B, batch_size, n_dim, do_augment=True, seed=None):
-    """Endless ``tf.data`` stream of batches ``(x, y)``: patches of A and of B drawn independently.
+def _memmap_npz_member(file, key):
+    """Memory-map an array stored uncompressed in an ``.npz`` file."""
+    import zipfile
+    with zipfile.ZipFile(file) as z:
+        info = z.getinfo(key + '.npy')
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError('%s: %s is compressed and cannot be memory-mapped' % (file, key))
+        with open(file, 'rb') as f:
+            f.seek(info.header_offset)
+            local = f.read(30)
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], 'little') \
+                + int.from_bytes(local[28:30], 'little')
+            f.seek(start)
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+            offset = f.tell()
+    return np.memmap(file, dtype=dtype, mode='r', shape=shape, offset=offset, order='F' if fortran else 'C')
+
+
+def load_training_data(file, validation_split=0, axes=None, mmap=False):
+    """Load unpaired patches saved by :func:`create_unpaired_patches`; A and B counts may differ.
 
     Parameters
     ----------
-    X_A, X_B : numpy.ndarray
-        Channels-last patches of each domain; counts may differ.
+    file : str
+        ``.npz`` with ``X`` (domain A), ``Y`` (domain B) and ``axes``.
+    validation_split : float
+        Fraction of each domain's patches (its last ones) kept for validation.
+    axes : str or None
+        Axes of the patches, needed if the file has none.
+    mmap : bool
+        Memory-map the arrays instead of reading them (for data larger than memory).
+
+    Returns
+    -------
+    (X_A, X_B), (X_A_val, X_B_val) or None, axes, stats
+        ``stats`` is ``{'A': {'low', 'high'}, 'B': {...}}``, or ``None`` if the file has none.
     """
-    import tensorflow as tf
-    seed = int(np.random.default_rng(seed).integers(2 ** 31))
-
-    def stream(X, offset):
-        ds = tf.data.Dataset.from_tensor_slices(X).shuffle(len(X), seed=seed + offset).repeat()
-        if do_augment:
-            seeds = tf.data.Dataset.random(seed=seed + offset + 7).batch(2)
-            ds = tf.data.Dataset.zip(ds, seeds).map(lambda p, s: augment(p, s, n_dim),
-                                                    num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.batch(batch_size, drop_remainder=True)
-
-    return tf.data.Dataset.zip(stream(X_A, 0), stream(X_B, 1)).prefetch(tf.data.AUTOTUNE)
+    if not 0 <= validation_split < 1:
+        raise ValueError('validation_split must be in [0, 1), got %r' % validation_split)
+    with np.load(file) as f:
+        keys = set(f.files)
+        if not {'X', 'Y'} <= keys:
+            raise ValueError('%s holds no unpaired patches (keys X and Y)' % file)
+        if axes is None:
+            if 'axes' not in keys:
+                raise ValueError('%s has no axes: give them as an argument' % file)
+            axes = str(f['axes'])
+        stats = {d: dict(zip(('low', 'high'), map(float, f['stats_' + d]))) for d in 'AB' if 'stats_' + d in keys}
+        arrays = [_memmap_npz_member(file, k) for k in 'XY'] if mmap else [f['X'], f['Y']]
+    axes = axes_check_and_normalize(axes)
+    if not axes.startswith('S') or not axes.endswith('C'):
+        raise ValueError('axes of the patches must start with S and end with C, got %r' % axes)
+    for name, X in zip('XY', arrays):
+        if X.ndim != len(axes):
+            raise ValueError('%s: %s has shape %s, which does not match axes %r' % (file, name, X.shape, axes))
+    train, val = [], []
+    for X in arrays:
+        n_val = int(round(len(X) * validation_split))
+        if validation_split > 0 and not 0 < n_val < len(X):
+            raise ValueError('validation_split %g leaves no training or no validation patches of %d'
+                             % (validation_split, len(X)))
+        train.append(X[:len(X) - n_val])
+        val.append(X[len(X) - n_val:])
+    return tuple(train), (tuple(val) if validation_split > 0 else None), axes, (stats if len(stats) == 2 else None)

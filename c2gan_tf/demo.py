@@ -6,7 +6,7 @@ import os
 
 from . import metrics, synthetic
 from .config import Config
-from .data import intensity_stats, normalize_images, sample_patches, to_network_axes
+from .data import UnpairedData, create_unpaired_patches
 from .model import C2GAN
 
 
@@ -60,15 +60,11 @@ def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0,
     config = Config(axes, unet_n_depth=2, unet_n_first=8 if tiny else 16, disc_n_filters=8 if tiny else 32,
                     disc_n_layers=2 if tiny else 3, train_patch_size=patch, train_batch_size=4 if ndim == 2 else 2,
                     train_epochs=epochs, train_steps_per_epoch=steps_per_epoch, train_seed=seed)
-    domains = {}
-    for d in 'AB':
-        images = [to_network_axes(img, axes, config.axes) for img in data[d]]
-        normalized = normalize_images(images, config.norm_pmin, config.norm_pmax)
-        domains[d] = sample_patches(normalized, patch, 32, rng=seed + ord(d))
-    stats = {d: intensity_stats(data[d], config.norm_pmin, config.norm_pmax) for d in 'AB'}
+    X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(data['A'], data['B'], axes), patch, 32,
+                                                 normalization=(config.norm_pmin, config.norm_pmax), seed=seed)
 
     model = C2GAN(config, 'model', outdir)
-    model.train(domains['A'], domains['B'], intensity_stats=stats)
+    model.train(X_A, X_B, intensity_stats=stats)
 
     x, gt = data['test_A'][0], data['test_GT'][0]
     restored = model.predict(x, axes)

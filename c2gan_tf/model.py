@@ -12,7 +12,8 @@ from csbdeep.models import CARE
 from csbdeep.models.base_model import suppress_without_basedir
 
 from .config import DOMAINS, Config
-from .data import auto_saliency, check_finite, unpaired_dataset
+from .data import auto_saliency, check_finite
+from .pipeline import unpaired_dataset
 from .train import CycleTrainer, LearningRate, WeightsCheckpoint, save_weights_atomic
 
 #: Generator used for each prediction direction.

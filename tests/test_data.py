@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from c2gan_tf import data
+from c2gan_tf import data, pipeline
+from c2gan_tf.data import UnpairedData
 
 
 def test_normalize_images_and_stats(rng):
@@ -34,16 +35,19 @@ def test_auto_saliency_finds_threshold_and_polarity(rng):
         dict(threshold=0.1, polarity=-1, steepness=3.0)
 
 
-def test_sample_patches_in_bounds_and_skip_background(rng):
-    img = np.zeros((64, 64, 1), np.float32)
+def test_create_unpaired_patches_in_bounds_and_skip_background(rng):
+    img = np.zeros((64, 64), np.float32)
     img[40:50, 40:50] = 1.0
-    patches = data.sample_patches([img], (16, 16), 20, rng=0)
-    assert patches.shape == (20, 16, 16, 1)
-    assert all(p.max() == 1.0 for p in patches)
-    anywhere = data.sample_patches([img], (16, 16), 40, rng=0, skip_background=False)
-    assert any(p.max() == 0 for p in anywhere)
-    with pytest.raises(ValueError, match='smaller than the patch size'):
-        data.sample_patches([img], (80, 16), 1)
+    img += rng.random(img.shape).astype(np.float32) * 1e-3
+    unpaired = UnpairedData.from_arrays([img], [img, img], 'YX')
+    X_A, X_B, axes, stats = data.create_unpaired_patches(unpaired, (16, 16), 20, seed=0, verbose=False)
+    assert X_A.shape == (20, 16, 16, 1) and X_B.shape == (40, 16, 16, 1) and axes == 'SYXC'
+    assert all(p.max() > 0.5 for p in X_A)  # no background-only patch
+    anywhere = data.create_unpaired_patches(unpaired, (16, 16), 40, patch_filter=None, seed=0, verbose=False)[0]
+    assert any(p.max() < 0.5 for p in anywhere)
+    assert stats['A']['high'] == pytest.approx(np.percentile(img, 99.8))
+    with pytest.raises(ValueError, match=r'A\[0\].*smaller than the patch size'):
+        data.create_unpaired_patches(unpaired, (80, 16), 1, verbose=False)
 
 
 @pytest.mark.parametrize('shape,n_dim', [((8, 8, 1), 2), ((3, 8, 8, 2), 3), ((6, 8, 1), 2)])
@@ -51,7 +55,7 @@ def test_augment_flips_and_rotates_in_plane(shape, n_dim, rng):
     x = rng.random(shape).astype(np.float32)
     seen = set()
     for i in range(80):
-        y = data.augment(tf.constant(x), tf.constant([i, 7], tf.int64), n_dim).numpy()
+        y = pipeline.augment(tf.constant(x), tf.constant([i, 7], tf.int64), n_dim).numpy()
         assert y.shape == x.shape
         np.testing.assert_array_equal(np.sort(y, axis=None), np.sort(x, axis=None))
         if n_dim == 3:  # Z planes stay in place
@@ -63,10 +67,10 @@ def test_augment_flips_and_rotates_in_plane(shape, n_dim, rng):
 
 def test_unpaired_dataset_batches(rng):
     a, b = rng.random((5, 8, 8, 1), np.float32), rng.random((3, 8, 8, 1), np.float32) + 10
-    ds = data.unpaired_dataset(a, b, 2, 2, seed=0)
+    ds = pipeline.unpaired_dataset(a, b, 2, 2, seed=0)
     for x, y in ds.take(6):
         assert x.shape == (2, 8, 8, 1) and y.shape == (2, 8, 8, 1)
         assert float(tf.reduce_max(x)) < 1 and float(tf.reduce_min(y)) >= 10
-    first = [x.numpy() for x, _ in data.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
-    again = [x.numpy() for x, _ in data.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
+    first = [x.numpy() for x, _ in pipeline.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
+    again = [x.numpy() for x, _ in pipeline.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
     np.testing.assert_array_equal(first, again)
