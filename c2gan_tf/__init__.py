@@ -1,11 +1,18 @@
 """c2gan_tf: unsupervised fluorescence image restoration with c2GAN (content-preserving CycleGAN), Keras 3."""
 
+import importlib
 import os
+
+from .version import __version__
 
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
 
-from .config import Config  # noqa: E402
-from .model import C2GAN, DomainNormalizer  # noqa: E402
-from .version import __version__  # noqa: E402
-
 __all__ = ['Config', 'C2GAN', 'DomainNormalizer', '__version__']
+_LAZY = {'Config': 'config', 'C2GAN': 'model', 'DomainNormalizer': 'model'}
+
+
+def __getattr__(name):
+    # TensorFlow loads on first use, so that the command line can load it quietly
+    if name in _LAZY:
+        return getattr(importlib.import_module('.' + _LAZY[name], __name__), name)
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -1,6 +1,8 @@
 """The ``c2gan`` command line: thin sub-commands that parse arguments, call the API and report."""
 
 import argparse
+import json
+import os
 import sys
 
 
@@ -8,6 +10,86 @@ def _demo(args):
     from .demo import run_demo
     run_demo(args.outdir, ndim=args.ndim, epochs=args.epochs, steps_per_epoch=args.steps, seed=args.seed,
              tiny=args.tiny)
+
+
+def _datagen(args):
+    from .data import UnpairedData, create_unpaired_patches
+    data = UnpairedData.from_folder(args.basepath, args.source_dirs, args.target_dir, args.axes, args.pattern)
+    print(data.description)
+    X_A, X_B, axes, _ = create_unpaired_patches(
+        data, args.patch_size, args.n_patches, patch_filter=None if args.keep_background else 'default',
+        normalization=(args.pmin, args.pmax), save_file=args.out, seed=args.seed)
+    print('%d patches of A and %d of B, axes %s, saved to %s' % (len(X_A), len(X_B), axes, args.out))
+
+
+def _parse_settings(settings):
+    """``KEY=VALUE`` strings to a dict, values read as JSON where they parse (numbers, lists, null, true)."""
+    out = {}
+    for item in settings:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise ValueError('--set takes KEY=VALUE, got %r' % item)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _train(args):
+    from . import C2GAN, Config
+    from .data import load_training_data
+    (X_A, X_B), val, axes, stats = load_training_data(args.patches, args.validation_split, mmap=args.mmap)
+    settings = dict(train_patch_size=tuple(X_A.shape[1:-1]), **_parse_settings(args.set))
+    for key in ('epochs', 'steps_per_epoch', 'batch_size'):
+        if getattr(args, key) is not None:
+            settings['train_' + key] = getattr(args, key)
+    try:
+        config = Config(axes[1:], n_channel_in=X_A.shape[-1], n_channel_out=X_B.shape[-1], **settings)
+    except AttributeError as e:  # an unknown setting
+        raise ValueError(str(e)) from None
+    model = C2GAN(config, args.name, args.basedir)
+    model.train(X_A, X_B, validation_data=val, intensity_stats=stats)
+    print('Model saved in %s' % model.logdir)
+
+
+def _predict(args):
+    from pathlib import Path
+
+    import tifffile
+    from csbdeep.io import save_tiff_imagej_compatible
+    from tqdm.auto import tqdm
+
+    from . import C2GAN
+    model_dir = Path(args.model)
+    if not (model_dir / 'config.json').exists():
+        raise FileNotFoundError('no model (config.json) in %s' % model_dir)
+    files = []
+    for item in map(Path, args.inputs):
+        if item.is_dir():
+            found = sorted(f for f in item.glob(args.pattern) if f.is_file())
+            if not found:
+                raise FileNotFoundError('no files matching %r in %s' % (args.pattern, item))
+            files += found
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise FileNotFoundError('input not found: %s' % item)
+    model = C2GAN(None, model_dir.name, str(model_dir.parent))
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for f in tqdm(files, desc='files', disable=len(files) < 2):
+        try:
+            img = tifffile.imread(f)
+        except Exception as e:
+            raise ValueError('cannot read %s as a TIFF image: %s' % (f, e)) from None
+        try:
+            restored = model.predict(img, args.axes, n_tiles=args.n_tiles, direction=args.direction)
+        except ValueError as e:
+            raise ValueError('%s: %s' % (f, e)) from None
+        out = outdir / (f.name.split('.')[0] + '.tif')
+        save_tiff_imagej_compatible(str(out), restored, args.axes)
+        print('%s -> %s' % (f, out))
 
 
 def build_parser():
@@ -25,15 +107,77 @@ def build_parser():
     p.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
     p.add_argument('--tiny', action='store_true', help='tiny network and images (a quick check)')
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser('datagen', help='unpaired training patches from two folders of TIFF images',
+                       description='Read domain A (degraded) images from BASEPATH/SOURCE_DIRS and domain B (good) '
+                                   'images from BASEPATH/TARGET_DIR, normalise each image with percentiles, draw '
+                                   'random patches from each domain independently (skipping background-only '
+                                   'patches) and save them as an npz file.')
+    p.add_argument('basepath', help='folder holding the image folders')
+    p.add_argument('--source-dirs', nargs='+', required=True, help='folder(s) of domain A images')
+    p.add_argument('--target-dir', required=True, help='folder of domain B images')
+    p.add_argument('--axes', required=True, help='axes of the images, e.g. YX, ZYX, CYX, ZCYX')
+    p.add_argument('--patch-size', type=int, nargs='+', required=True, help='spatial patch size, e.g. 128 128')
+    p.add_argument('--n-patches', type=int, default=64, help='patches per image (default: %(default)s)')
+    p.add_argument('--pattern', default='*.tif*', help='file name pattern (default: %(default)s)')
+    p.add_argument('--pmin', type=float, default=1.0, help='low normalisation percentile (default: %(default)s)')
+    p.add_argument('--pmax', type=float, default=99.8, help='high normalisation percentile (default: %(default)s)')
+    p.add_argument('--keep-background', action='store_true', help='also keep background-only patches')
+    p.add_argument('--seed', type=int, default=None, help='random seed')
+    p.add_argument('--out', default='patches.npz', help='output file (default: %(default)s)')
+    p.set_defaults(func=_datagen)
+
+    p = sub.add_parser('train', help='train a model on unpaired patches',
+                       description='Train a c2GAN on the patches of an npz file made by "c2gan datagen". The model '
+                                   'folder BASEDIR/NAME receives config.json, domain_stats.json, weights and '
+                                   'TensorBoard logs.')
+    p.add_argument('patches', help='npz file of unpaired patches')
+    p.add_argument('--name', required=True, help='model name')
+    p.add_argument('--basedir', default='models', help='folder of model folders (default: %(default)s)')
+    p.add_argument('--epochs', type=int, help='training epochs')
+    p.add_argument('--steps-per-epoch', type=int, help='steps per epoch')
+    p.add_argument('--batch-size', type=int, help='batch size')
+    p.add_argument('--validation-split', type=float, default=0.1,
+                   help='fraction of patches kept for validation (default: %(default)s)')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='any configuration setting, e.g. --set unet_n_first=16 --set struct_rho0=0 (repeatable)')
+    p.add_argument('--mmap', action='store_true', help='memory-map the patches (data larger than memory)')
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser('predict', help='restore TIFF images with a trained model',
+                       description='Restore TIFF files (or all matching files in folders) and write float32 TIFFs '
+                                   'with the axes of the input and ImageJ metadata.')
+    p.add_argument('model', help='model folder (BASEDIR/NAME)')
+    p.add_argument('inputs', nargs='+', help='TIFF files or folders')
+    p.add_argument('--axes', required=True, help='axes of the input images, e.g. YX, ZYX, CYX')
+    p.add_argument('--outdir', default='restored', help='output folder (default: %(default)s)')
+    p.add_argument('--n-tiles', type=int, nargs='+', help='tiles per axis of the input, e.g. 1 4 4')
+    p.add_argument('--direction', choices=('AtoB', 'BtoA'), default='AtoB',
+                   help='AtoB restores (default), BtoA degrades')
+    p.add_argument('--pattern', default='*.tif*', help='file name pattern in folders (default: %(default)s)')
+    p.set_defaults(func=_predict)
     return parser
+
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with stderr silenced: its C++ libraries print notices while loading that no setting hides."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved), os.close(devnull)
 
 
 def main(argv=None):
     """Entry point of ``c2gan``: returns 0 on success, 1 with one line on stderr for bad input."""
     args = build_parser().parse_args(argv)
+    _import_tensorflow_quietly()
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, OSError) as e:
+    except (ValueError, OSError) as e:
         print('c2gan %s: error: %s' % (args.command, e), file=sys.stderr)
         return 1
     return 0

@@ -97,6 +97,8 @@ class UnpairedData:
         Axes of the images (e.g. ``'YX'``, ``'ZYX'``, ``'CYX'``).
     names : dict
         ``{'A': [...], 'B': [...]}``: a name for each image (its file path, or its index).
+    shapes : dict
+        ``{'A': [...], 'B': [...]}``: the shape of each image, in ``axes``.
     n_channel : int
         Channels of every image (1 without a channel axis).
     description : str
@@ -104,7 +106,7 @@ class UnpairedData:
 
     def __init__(self, loaders, names, shapes, axes, description):
         self.axes = axes_check_and_normalize(axes)
-        self._loaders, self.names, self.description = loaders, names, description
+        self._loaders, self.names, self.shapes, self.description = loaders, names, shapes, description
         channels = set()
         for d in 'AB':
             if not names[d]:
@@ -122,6 +124,10 @@ class UnpairedData:
     def network_axes(self):
         """Axes of the images as :meth:`images` yields them (channel last)."""
         return network_axes(self.axes)
+
+    def spatial_shape(self, domain, i):
+        """Spatial shape of image ``i`` of a domain, in the order of :attr:`network_axes`."""
+        return tuple(self.shapes[domain][i][self.axes.index(a)] for a in self.network_axes[:-1])
 
     def images(self, domain):
         """Yield ``(name, image)`` of a domain, the image moved to :attr:`network_axes`."""
@@ -225,6 +231,11 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
     if len(patch_size) != n_dim:
         raise ValueError('patch_size %s must have %d entries, one per spatial axis of %r'
                          % (patch_size, n_dim, data.axes))
+    for d in 'AB':
+        for i, name in enumerate(data.names[d]):
+            if any(s < p for s, p in zip(data.spatial_shape(d, i), patch_size)):
+                raise ValueError('%s (spatial shape %s) is smaller than the patch size %s'
+                                 % (name, data.spatial_shape(d, i), patch_size))
     rng = np.random.default_rng(seed)
     patches, stats = {}, {}
     for d in 'AB':
@@ -232,9 +243,6 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
         for name, img in tqdm(data.images(d), total=len(data.names[d]), desc='patches of domain ' + d,
                               disable=not verbose):
             check_finite(img, name)
-            if any(s < p for s, p in zip(img.shape, patch_size)):
-                raise ValueError('%s (spatial shape %s) is smaller than the patch size %s'
-                                 % (name, img.shape[:-1], patch_size))
             img = img.astype(np.float32, copy=False)
             if normalization is not None:
                 lo, hi = np.percentile(img, normalization)

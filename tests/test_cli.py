@@ -12,7 +12,8 @@ def run(*args, cwd=None):
                           env=env, timeout=600)
 
 
-@pytest.mark.parametrize('args', [('--help',), ('demo', '--help')])
+@pytest.mark.parametrize('args', [('--help',), ('demo', '--help'), ('datagen', '--help'), ('train', '--help'),
+                                  ('predict', '--help')])
 def test_help(args):
     r = run(*args)
     assert r.returncode == 0
@@ -38,3 +39,77 @@ def test_demo_tiny_writes_results(tmp_path):
     import tifffile
     restored = tifffile.imread(out / 'restored.tif')
     assert restored.shape == (128, 128) and restored.dtype.kind == 'f'
+
+
+def make_folders(tmp_path, ndim, dtype, n_channel=1):
+    import numpy as np
+    import tifffile
+
+    from c2gan_tf import synthetic
+    shape = (64, 64) if ndim == 2 else (8, 48, 48)
+    d = synthetic.generate(ndim, shape, n_a=2, n_b=3, n_test=2, seed=0)
+    axes = 'YX' if ndim == 2 else 'ZYX'
+    if n_channel > 1:
+        axes = axes[:-2] + 'CYX'
+    for key, folder in (('A', 'low'), ('B', 'high'), ('test_A', 'test')):
+        (tmp_path / folder).mkdir()
+        for i, img in enumerate(d[key]):
+            if n_channel > 1:
+                img = np.stack([img] * n_channel, axis=axes.index('C'))
+            if dtype == np.uint8:
+                img = (img - img.min()) * 255.0 / (img.max() - img.min())
+            img = img.astype(dtype)
+            tifffile.imwrite(tmp_path / folder / ('%s_%d.tif' % (folder, i)), img, imagej=True,
+                             metadata={'axes': axes})
+    return axes
+
+
+@pytest.mark.parametrize('ndim,dtype,n_channel', [(2, 'uint16', 1), (3, 'uint8', 2)])
+def test_round_trip_datagen_train_predict(tmp_path, ndim, dtype, n_channel):
+    import numpy as np
+    import tifffile
+    axes = make_folders(tmp_path, ndim, np.dtype(dtype).type, n_channel)
+    patch = ['32', '32'] if ndim == 2 else ['8', '16', '16']
+    r = run('datagen', str(tmp_path), '--source-dirs', 'low', '--target-dir', 'high', '--axes', axes,
+            '--patch-size', *patch, '--n-patches', '6', '--seed', '0', '--out', str(tmp_path / 'p.npz'))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert '12 patches of A and 18 of B' in r.stdout
+    r = run('train', str(tmp_path / 'p.npz'), '--name', 'm', '--basedir', str(tmp_path / 'models'), '--epochs', '1',
+            '--steps-per-epoch', '2', '--batch-size', '2', '--set', 'unet_n_first=4', '--set', 'disc_n_filters=4',
+            '--set', 'train_pool_size=4', '--set', 'train_tensorboard=false', '--validation-split', '0.2')
+    assert r.returncode == 0, r.stderr[-2000:]
+    config = json.loads((tmp_path / 'models' / 'm' / 'config.json').read_text())
+    assert config['unet_n_first'] == 4 and config['train_tensorboard'] is False
+    assert config['n_channel_in'] == n_channel and config['train_patch_size'] == [int(p) for p in patch]
+    n_tiles = ['1'] * len(axes)
+    n_tiles[-1] = '2'
+    r = run('predict', str(tmp_path / 'models' / 'm'), str(tmp_path / 'test'), '--axes', axes,
+            '--outdir', str(tmp_path / 'out'), '--n-tiles', *n_tiles)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for i in range(2):
+        with tifffile.TiffFile(tmp_path / 'out' / ('test_%d.tif' % i)) as tif:
+            assert tif.is_imagej and tif.series[0].axes == axes
+            img = tif.asarray()
+        src = tifffile.imread(tmp_path / 'test' / ('test_%d.tif' % i))
+        assert img.shape == src.shape and img.dtype == np.float32 and np.isfinite(img).all()
+
+
+def test_bad_input_exits_with_one_clear_line(tmp_path):
+    make_folders(tmp_path, 2, 'uint16')
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'bad.tif').write_text('not a tiff')
+    cases = [
+        (('datagen', str(tmp_path), '--source-dirs', 'low', '--target-dir', 'empty', '--axes', 'YX',
+          '--patch-size', '16', '16'), 'no files matching'),
+        (('datagen', str(tmp_path), '--source-dirs', 'low', '--target-dir', 'high', '--axes', 'ZYX',
+          '--patch-size', '4', '16', '16'), 'does not match axes'),
+        (('datagen', str(tmp_path), '--source-dirs', 'low', '--target-dir', 'high', '--axes', 'YX',
+          '--patch-size', '128', '128'), 'smaller than the patch size'),
+        (('train', str(tmp_path / 'missing.npz'), '--name', 'x'), 'missing.npz'),
+        (('predict', str(tmp_path / 'nomodel'), str(tmp_path / 'test'), '--axes', 'YX'), 'no model'),
+    ]
+    for args, message in cases:
+        r = run(*args)
+        assert r.returncode == 1, (args, r.stderr[-1000:])
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith('c2gan %s: error:' % args[0]) and message in lines[0], lines
