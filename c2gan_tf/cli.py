@@ -92,6 +92,17 @@ def _predict(args):
         print('%s -> %s' % (f, out))
 
 
+def _export(args):
+    from pathlib import Path
+
+    from . import C2GAN
+    model_dir = Path(args.model)
+    if not (model_dir / 'config.json').exists():
+        raise FileNotFoundError('no model (config.json) in %s' % model_dir)
+    model = C2GAN(None, model_dir.name, str(model_dir.parent))
+    model.export_TF(args.out, direction=args.direction)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='c2gan', description='Unsupervised image restoration with c2GAN.')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
@@ -156,6 +167,14 @@ def build_parser():
                    help='AtoB restores (default), BtoA degrades')
     p.add_argument('--pattern', default='*.tif*', help='file name pattern in folders (default: %(default)s)')
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser('export', help='export a generator as a zip for Fiji (CSBDeep plugin, TensorFlow 1.15)',
+                       description='Write a zip with a TensorFlow SavedModel of the A->B (or B->A) generator and '
+                                   'meta.json, as the CSBDeep Fiji plugin loads it.')
+    p.add_argument('model', help='model folder (BASEDIR/NAME)')
+    p.add_argument('--direction', choices=('AtoB', 'BtoA'), default='AtoB', help='generator (default: AtoB)')
+    p.add_argument('--out', help='zip file (default: MODEL/TF_SavedModel_<direction>.zip)')
+    p.set_defaults(func=_export)
     return parser
 
 

@@ -274,4 +274,35 @@ class C2GAN(CARE):
 
     @suppress_without_basedir(warn=True)
     def export_TF(self, fname=None, direction='AtoB'):
-        raise NotImplementedError('export_TF is not implemented yet')
+        """Export a generator as a zip for Fiji's CSBDeep plugin (runs in TensorFlow 1.15).
+
+        The zip holds a TF1-style SavedModel (tag ``serve``, signature ``serving_default``, one input and one
+        output, channels last, free spatial sizes) with ``saved_model.pb`` and ``variables/`` at its root, and
+        ``meta.json`` (type, version, direction, axes, divisibility by ``2**unet_n_depth``, tile overlap). The
+        network takes and returns normalised intensities; the model folder is not changed.
+
+        Parameters
+        ----------
+        fname : str or None
+            Zip file; default ``<model folder>/TF_SavedModel_<direction>.zip``.
+        direction : str
+            ``'AtoB'`` (G, restoration) or ``'BtoA'`` (F).
+
+        Returns
+        -------
+        pathlib.Path
+            The zip file.
+        """
+        from pathlib import Path
+
+        from .export import export_fiji
+        from .version import __version__
+        if direction not in DIRECTIONS:
+            raise ValueError("direction must be one of %s, got %r" % (sorted(DIRECTIONS), direction))
+        fname = self.logdir / ('TF_SavedModel_%s.zip' % direction) if fname is None else Path(fname)
+        axes = self.config.axes
+        meta = dict(type=self.__class__.__name__, version=__version__, direction=direction, probabilistic=False,
+                    axes=axes, axes_div_by=self._axes_div_by(axes), tile_overlap=self._axes_tile_overlap(axes))
+        export_fiji(getattr(self.trainer, DIRECTIONS[direction]), str(fname), meta)
+        print('Model exported for Fiji (TensorFlow SavedModel):\n%s' % fname.resolve())
+        return fname

@@ -13,7 +13,7 @@ def run(*args, cwd=None):
 
 
 @pytest.mark.parametrize('args', [('--help',), ('demo', '--help'), ('datagen', '--help'), ('train', '--help'),
-                                  ('predict', '--help')])
+                                  ('predict', '--help'), ('export', '--help')])
 def test_help(args):
     r = run(*args)
     assert r.returncode == 0
@@ -92,6 +92,12 @@ def test_round_trip_datagen_train_predict(tmp_path, ndim, dtype, n_channel):
             img = tif.asarray()
         src = tifffile.imread(tmp_path / 'test' / ('test_%d.tif' % i))
         assert img.shape == src.shape and img.dtype == np.float32 and np.isfinite(img).all()
+    r = run('export', str(tmp_path / 'models' / 'm'), '--direction', 'BtoA', '--out', str(tmp_path / 'fiji.zip'))
+    assert r.returncode == 0, r.stderr[-2000:]
+    import zipfile
+    with zipfile.ZipFile(tmp_path / 'fiji.zip') as z:
+        assert 'saved_model.pb' in z.namelist()
+        assert json.loads(z.read('meta.json'))['direction'] == 'BtoA'
 
 
 def test_bad_input_exits_with_one_clear_line(tmp_path):
@@ -107,6 +113,7 @@ def test_bad_input_exits_with_one_clear_line(tmp_path):
           '--patch-size', '128', '128'), 'smaller than the patch size'),
         (('train', str(tmp_path / 'missing.npz'), '--name', 'x'), 'missing.npz'),
         (('predict', str(tmp_path / 'nomodel'), str(tmp_path / 'test'), '--axes', 'YX'), 'no model'),
+        (('export', str(tmp_path / 'nomodel')), 'no model'),
     ]
     for args, message in cases:
         r = run(*args)

@@ -1,0 +1,87 @@
+"""Fiji export: the zip loads and runs in the real TensorFlow 1.15 runtime and matches Keras."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from c2gan_tf import C2GAN
+from conftest import random_patches, tiny_config
+
+TF1_DIR = Path(os.environ.get('TF1_RUNTIME_DIR', Path.home() / '.cache' / 'tf1-runtime'))
+TF1_RUN = Path(__file__).resolve().parents[2] / 'shared' / 'tools' / 'tf1-runtime' / 'tf1_run.py'
+
+
+def tf1_run(zip_file, x, tmp_path):
+    if not (TF1_DIR / 'ready').exists() or not TF1_RUN.exists():
+        if os.environ.get('CI'):
+            pytest.fail('the TF 1.15 runtime is not set up (shared/tools/tf1-runtime/setup.sh)')
+        pytest.skip('the TF 1.15 runtime is not set up (shared/tools/tf1-runtime/setup.sh)')
+    np.save(tmp_path / 'in.npy', x)
+    r = subprocess.run([sys.executable, str(TF1_RUN), str(zip_file), str(tmp_path / 'in.npy'),
+                        str(tmp_path / 'out.npy')], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'TF 1.15.0 ran' in r.stdout
+    return np.load(tmp_path / 'out.npy')
+
+
+def trained(tmp_path, axes):
+    c = tiny_config(axes)
+    model = C2GAN(c, 'model', str(tmp_path))
+    model.train(random_patches(c, 4), random_patches(c, 4, seed=1) ** 2, epochs=1, steps_per_epoch=2)
+    return model
+
+
+def weight_bytes(saved_model_pb):
+    """The constants (frozen weights) of a SavedModel's graph, sorted."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString(saved_model_pb)
+    consts = sorted(n.attr['value'].tensor.tensor_content for n in sm.meta_graphs[0].graph_def.node if n.op == 'Const')
+    assert sum(len(c) for c in consts) > 1000
+    return consts
+
+
+def folder_digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(folder).iterdir())
+            if p.is_file() and p.suffix != '.zip'}
+
+
+@pytest.mark.parametrize('axes,shape', [('YX', (2, 48, 72, 1)), ('ZYX', (1, 8, 40, 24, 1))])
+def test_fiji_export_runs_in_tf1_and_matches_keras(tmp_path, rng, axes, shape):
+    model = trained(tmp_path, axes)
+    before = folder_digest(model.logdir)
+    x = rng.random(shape, np.float32)
+    for direction, net in (('AtoB', model.trainer.G), ('BtoA', model.trainer.F)):
+        z = model.export_TF(direction=direction)
+        assert z == model.logdir / ('TF_SavedModel_%s.zip' % direction)
+        with zipfile.ZipFile(z) as f:
+            names = set(f.namelist())
+            meta = json.loads(f.read('meta.json'))
+        assert {'saved_model.pb', 'meta.json', 'variables/'} <= names  # variables frozen into the graph
+        assert meta['axes'] == axes + 'C' and meta['direction'] == direction
+        assert meta['axes_div_by'][:-1] == [4] * (len(axes)) and meta['axes_div_by'][-1] == 1
+        assert meta['tile_overlap'][-1] == 0 and min(meta['tile_overlap'][:-1]) > 0
+        out = tf1_run(z, x, tmp_path)
+        ref = net.predict(x, verbose=0)
+        assert out.shape == ref.shape
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    assert folder_digest(model.logdir) == before  # exporting leaves the model's training state alone
+
+
+def test_export_is_deterministic(tmp_path):
+    model = trained(tmp_path, 'YX')
+    first = model.export_TF(tmp_path / 'a.zip').read_bytes()
+    second = model.export_TF(tmp_path / 'b.zip').read_bytes()
+    assert first == second
+    # a reloaded model (in a process where Keras numbers its auto-named layers differently) has the same weights
+    loaded = C2GAN(None, 'model', str(tmp_path))
+    with zipfile.ZipFile(tmp_path / 'a.zip') as a, zipfile.ZipFile(loaded.export_TF(tmp_path / 'c.zip')) as c:
+        assert weight_bytes(a.read('saved_model.pb')) == weight_bytes(c.read('saved_model.pb'))
+    with pytest.raises(ValueError, match='direction'):
+        model.export_TF(tmp_path / 'd.zip', direction='sideways')
