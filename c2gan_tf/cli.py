@@ -53,17 +53,24 @@ def _train(args):
     print('Model saved in %s' % model.logdir)
 
 
+def _load_model(folder):
+    """The model in a model folder (``BASEDIR/NAME``)."""
+    from pathlib import Path
+
+    from . import C2GAN
+    folder = Path(folder)
+    if not (folder / 'config.json').exists():
+        raise FileNotFoundError('no model (config.json) in %s' % folder)
+    return C2GAN(None, folder.name, str(folder.parent))
+
+
 def _predict(args):
     from pathlib import Path
 
-    import tifffile
     from csbdeep.io import save_tiff_imagej_compatible
     from tqdm.auto import tqdm
 
-    from . import C2GAN
-    model_dir = Path(args.model)
-    if not (model_dir / 'config.json').exists():
-        raise FileNotFoundError('no model (config.json) in %s' % model_dir)
+    from .data import read_tiff
     files = []
     for item in map(Path, args.inputs):
         if item.is_dir():
@@ -75,14 +82,11 @@ def _predict(args):
             files.append(item)
         else:
             raise FileNotFoundError('input not found: %s' % item)
-    model = C2GAN(None, model_dir.name, str(model_dir.parent))
+    model = _load_model(args.model)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     for f in tqdm(files, desc='files', disable=len(files) < 2):
-        try:
-            img = tifffile.imread(f)
-        except Exception as e:
-            raise ValueError('cannot read %s as a TIFF image: %s' % (f, e)) from None
+        img = read_tiff(f)
         try:
             restored = model.predict(img, args.axes, n_tiles=args.n_tiles, direction=args.direction)
         except ValueError as e:
@@ -93,14 +97,7 @@ def _predict(args):
 
 
 def _export(args):
-    from pathlib import Path
-
-    from . import C2GAN
-    model_dir = Path(args.model)
-    if not (model_dir / 'config.json').exists():
-        raise FileNotFoundError('no model (config.json) in %s' % model_dir)
-    model = C2GAN(None, model_dir.name, str(model_dir.parent))
-    model.export_TF(args.out, direction=args.direction)
+    _load_model(args.model).export_TF(args.out, direction=args.direction)
 
 
 def build_parser():

@@ -14,10 +14,17 @@ def to_network_axes(img, axes, config_axes):
     return move_image_axes(img, axes, config_axes)
 
 
-def check_finite(img, what='image'):
-    """Raise ValueError if an image holds NaN or infinite values."""
-    if not np.all(np.isfinite(img)):
-        raise ValueError('%s contains NaN or infinite values' % what)
+def check_finite(img, what='image', chunk=256):
+    """Raise ValueError if an image (or array of patches) holds NaN or infinite values.
+
+    Checked ``chunk`` entries of the first axis at a time, so memory-mapped arrays need not fit in memory.
+    """
+    img = np.asarray(img) if not isinstance(img, np.ndarray) else img
+    if img.ndim == 0:
+        img = img[np.newaxis]
+    for i in range(0, len(img), chunk):
+        if not np.all(np.isfinite(img[i:i + chunk])):
+            raise ValueError('%s contains NaN or infinite values' % what)
 
 
 def normalize_images(images, pmin=1.0, pmax=99.8):
@@ -49,12 +56,15 @@ def intensity_stats(images, pmin=1.0, pmax=99.8):
     return dict(low=float(np.median(lows)), high=float(np.median(highs)))
 
 
-def auto_saliency(patches, threshold=None, polarity=None, steepness=20.0):
+def auto_saliency(patches, threshold=None, polarity=None, steepness=20.0, max_patches=1000, seed=0):
     """Saliency settings of a domain, filling in what is ``None`` from its normalised training patches.
 
     The threshold is Otsu's on the channel mean; the polarity is +1 (bright foreground) when fewer values lie
-    above the threshold than below it, -1 otherwise.
+    above the threshold than below it, -1 otherwise. Both are estimated on at most ``max_patches`` patches drawn
+    at random (so that memory-mapped data is not read whole).
     """
+    if len(patches) > max_patches:
+        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
     values = np.asarray(patches, np.float32).mean(axis=-1)
     if threshold is None:
         threshold = otsu_threshold(values)
@@ -80,9 +90,13 @@ def _read_tiff_shape(path):
         raise ValueError('cannot read %s as a TIFF image: %s' % (path, e)) from None
 
 
-def _read_tiff(path):
+def read_tiff(path):
+    """Read a TIFF image (ImageJ, OME or plain); ValueError naming the file if it cannot be read."""
     import tifffile
-    return tifffile.imread(path)
+    try:
+        return tifffile.imread(path)
+    except Exception as e:  # tifffile raises many kinds of errors for files that are not TIFF
+        raise ValueError('cannot read %s as a TIFF image: %s' % (path, e)) from None
 
 
 class UnpairedData:
@@ -174,7 +188,7 @@ class UnpairedData:
                 files += found
             names[d] = [str(f) for f in files]
             shapes[d] = [_read_tiff_shape(f) for f in names[d]]
-            loaders[d] = [lambda f=f: _read_tiff(f) for f in names[d]]
+            loaders[d] = [lambda f=f: read_tiff(f) for f in names[d]]
         description = '%s: A=%s, B=%r, axes=%r, pattern=%r' % (basepath, folders['A'], target_dir, axes, pattern)
         return UnpairedData(loaders, names, shapes, axes, description)
 

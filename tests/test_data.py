@@ -74,3 +74,16 @@ def test_unpaired_dataset_batches(rng):
     first = [x.numpy() for x, _ in pipeline.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
     again = [x.numpy() for x, _ in pipeline.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
     np.testing.assert_array_equal(first, again)
+
+
+def test_check_finite_in_chunks_and_auto_saliency_subsample(rng):
+    X = rng.random((700, 4, 4, 1)).astype(np.float32)
+    data.check_finite(X, 'X')
+    X[650, 1, 2, 0] = np.inf
+    with pytest.raises(ValueError, match='X contains NaN or infinite'):
+        data.check_finite(X, 'X', chunk=100)
+    with pytest.raises(ValueError, match='image contains NaN'):
+        data.check_finite(np.float32('nan'))
+    big = np.concatenate([np.zeros((1500, 4, 4, 1)), np.ones((1500, 4, 4, 1))]).astype(np.float32)
+    s = data.auto_saliency(big, max_patches=100)
+    assert 0 < s['threshold'] < 1 and s['polarity'] in (1, -1)
