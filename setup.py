@@ -25,6 +25,9 @@ setup(
         'tensorboard',
         'tqdm',
     ],
-    extras_require={'test': ['pytest>=7']},
+    extras_require={
+        'test': ['pytest>=7', 'scikit-image'],
+        'bioimageio': ['bioimageio.core>=0.9', 'bioimageio.spec>=0.5.4'],
+    },
     entry_points={'console_scripts': ['c2gan = c2gan_tf.cli:main']},
 )

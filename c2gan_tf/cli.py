@@ -96,8 +96,26 @@ def _predict(args):
         print('%s -> %s' % (f, out))
 
 
+#: Default file names of the exports, in the model folder.
+EXPORT_NAMES = {'fiji': 'TF_SavedModel_%s.zip', 'savedmodel': 'savedmodel_%s', 'bioimageio': 'bioimageio_%s.zip'}
+
+
 def _export(args):
-    _load_model(args.model).export_TF(args.out, direction=args.direction)
+    from pathlib import Path
+
+    from .data import read_tiff
+    model = _load_model(args.model)
+    out = args.out or str(Path(args.model) / (EXPORT_NAMES[args.format] % args.direction))
+    if args.format == 'fiji':
+        model.export_TF(out, direction=args.direction)
+    elif args.format == 'savedmodel':
+        model.export_savedmodel(out, direction=args.direction)
+    else:
+        if args.test_input is None or args.axes is None:
+            raise ValueError('--format bioimageio needs --test-input (a TIFF image) and --axes')
+        model.export_bioimageio(out, read_tiff(args.test_input), args.axes, direction=args.direction,
+                                name=args.name, authors=args.authors)
+    print('Exported %s (%s)' % (out, args.format))
 
 
 def build_parser():
@@ -165,12 +183,19 @@ def build_parser():
     p.add_argument('--pattern', default='*.tif*', help='file name pattern in folders (default: %(default)s)')
     p.set_defaults(func=_predict)
 
-    p = sub.add_parser('export', help='export a generator as a zip for Fiji (CSBDeep plugin, TensorFlow 1.15)',
-                       description='Write a zip with a TensorFlow SavedModel of the A->B (or B->A) generator and '
-                                   'meta.json, as the CSBDeep Fiji plugin loads it.')
+    p = sub.add_parser('export', help='export a generator for Fiji, TensorFlow 2 or bioimage.io',
+                       description='Export the A->B (or B->A) generator: "fiji" writes a zip that the CSBDeep Fiji '
+                                   'plugin (TensorFlow 1.15) loads; "savedmodel" a TensorFlow 2 SavedModel folder; '
+                                   '"bioimageio" a bioimage.io model package (needs c2gan_tf[bioimageio]).')
     p.add_argument('model', help='model folder (BASEDIR/NAME)')
+    p.add_argument('--format', choices=('fiji', 'savedmodel', 'bioimageio'), default='fiji',
+                   help='export format (default: %(default)s)')
     p.add_argument('--direction', choices=('AtoB', 'BtoA'), default='AtoB', help='generator (default: AtoB)')
-    p.add_argument('--out', help='zip file (default: MODEL/TF_SavedModel_<direction>.zip)')
+    p.add_argument('--out', help='output (default: in the model folder)')
+    p.add_argument('--test-input', help='bioimageio: a TIFF image of the source domain for the test tensors')
+    p.add_argument('--axes', help='bioimageio: axes of the test input, e.g. YX')
+    p.add_argument('--name', help='bioimageio: name of the model')
+    p.add_argument('--authors', nargs='+', default=['c2gan_tf user'], help='bioimageio: authors')
     p.set_defaults(func=_export)
     return parser
 

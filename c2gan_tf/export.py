@@ -1,4 +1,4 @@
-"""Exports of a generator: a zip for Fiji's CSBDeep plugin (TensorFlow 1.15)."""
+"""Exports of a generator: Fiji's CSBDeep plugin (TensorFlow 1.15), TF2 SavedModel, bioimage.io model package."""
 
 import json
 import os
@@ -53,6 +53,22 @@ def write_tf1_saved_model(keras_model, folder):
             builder.save()
 
 
+def write_tf2_saved_model(keras_model, folder):
+    """Write a model as a TensorFlow 2 SavedModel that ``tf.saved_model.load`` runs on images of any size.
+
+    Its endpoint ``serve`` (also the signature ``serving_default``) takes a float32 tensor ``input`` (batch and
+    spatial sizes free, channels last) and returns ``{'output': tensor}``.
+    """
+    import keras
+    import tensorflow as tf
+    archive = keras.export.ExportArchive()
+    archive.track(keras_model)
+    spec = tf.TensorSpec((None,) + tuple(keras_model.input.shape[1:]), tf.float32, name='input')
+    archive.add_endpoint(name='serve', fn=lambda x: {'output': keras_model(x, training=False)},
+                         input_signature=[spec])
+    archive.write_out(str(folder), verbose=False)
+
+
 def zip_folder(folder, fname):
     """Zip a folder's contents at the zip's root, deterministically (sorted names, fixed timestamps), atomically."""
     tmp = '%s.tmp-%d' % (fname, os.getpid())
@@ -96,3 +112,128 @@ def export_fiji(keras_model, fname, meta):
             json.dump(meta, f, indent=2, sort_keys=True)
         zip_folder(folder, fname)
     return fname
+
+
+#: Works a bioimage.io package cites: c2GAN (published as UTOM) and CSBDeep, whose normalisation and U-Net it uses.
+CITATIONS = [
+    ('Li, X. et al. Unsupervised content-preserving transformation for optical microscopy (UTOM, c2GAN). '
+     'Light: Science & Applications 10, 44 (2021).', '10.1038/s41377-021-00484-y'),
+    ('Weigert, M. et al. Content-aware image restoration: pushing the limits of fluorescence microscopy. '
+     'Nature Methods 15, 1090-1097 (2018).', '10.1038/s41592-018-0216-7'),
+]
+
+
+def _cover(path, test_input, test_output):
+    """Cover image: input and output side by side (3D as maximum projections), 2:1."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+    for ax, img in zip(axes, (test_input, test_output)):
+        view = np.asarray(img[0, ..., 0], np.float32)
+        view = view.max(axis=0) if view.ndim == 3 else view
+        ax.imshow(view, cmap='magma', vmin=np.percentile(view, 0.5), vmax=np.percentile(view, 99.9))
+        ax.axis('off')
+    fig.subplots_adjust(0, 0, 1, 1, 0.02, 0)
+    fig.savefig(path, dpi=64)
+    plt.close(fig)
+
+
+def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, div_by, percentiles,
+                      output_range=None, name='c2GAN', description='', authors=('c2gan_tf user',),
+                      license='BSD-3-Clause', documentation=None, tags=()):
+    """Write a bioimage.io model package (spec 0.5) of a generator.
+
+    Parameters
+    ----------
+    keras_model : keras.Model
+        The generator (channels last).
+    path : path
+        The package (a ``.zip``).
+    test_input, test_output : numpy.ndarray
+        A raw input image and what the model makes of it (pre- and post-processing included), with a batch axis
+        first and channels last.
+    spatial_axes : str
+        ``'YX'`` or ``'ZYX'``.
+    div_by : int
+        Spatial sizes must be multiples of this.
+    percentiles : tuple(float, float)
+        Pre-processing: each image is scaled so that these percentiles become 0 and 1 (per channel).
+    output_range : tuple(float, float) or None
+        Post-processing: normalised output ``v`` becomes ``low + v * (high - low)``; ``None`` keeps it normalised.
+    name, description, authors, license, documentation, tags
+        Metadata; ``documentation`` is Markdown text (a default is written when ``None``).
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from bioimageio.spec import save_bioimageio_package
+    from bioimageio.spec.model import v0_5 as bio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        def file(name):
+            return os.path.join(tmp, name)
+
+        keras_model.save(file('generator.keras'))
+        write_tf2_saved_model(keras_model, file('savedmodel'))
+        zip_folder(file('savedmodel'), file('tf_saved_model.zip'))
+        np.save(file('test_input.npy'), np.asarray(test_input, np.float32))
+        np.save(file('test_output.npy'), np.asarray(test_output, np.float32))
+        _cover(file('cover.png'), test_input, test_output)
+        with open(file('README.md'), 'w') as f:
+            f.write(documentation or _DEFAULT_DOCUMENTATION.format(name=name, description=description))
+
+        n_channel = keras_model.input.shape[-1]
+        ids = [bio.AxisId(a.lower()) for a in spatial_axes]
+        channel = bio.ChannelAxis(channel_names=[bio.Identifier('channel%d' % i) for i in range(n_channel)])
+        inputs = bio.InputTensorDescr(
+            id=bio.TensorId('input'), description='raw image',
+            axes=[bio.BatchAxis()] + [bio.SpaceInputAxis(id=i, size=bio.ParameterizedSize(min=2 * div_by, step=div_by))
+                                      for i in ids] + [channel],
+            test_tensor=bio.FileDescr(source=file('test_input.npy')),
+            preprocessing=[bio.ScaleRangeDescr(kwargs=bio.ScaleRangeKwargs(
+                axes=ids, min_percentile=percentiles[0], max_percentile=percentiles[1]))])
+        postprocessing = []
+        if output_range is not None:
+            low, high = output_range
+            postprocessing.append(bio.ScaleLinearDescr(kwargs=bio.ScaleLinearKwargs(gain=high - low, offset=low)))
+        outputs = bio.OutputTensorDescr(
+            id=bio.TensorId('output'), description='restored image',
+            axes=[bio.BatchAxis()] + [bio.SpaceOutputAxis(id=i, size=bio.SizeReference(
+                tensor_id=bio.TensorId('input'), axis_id=i)) for i in ids] + [channel],
+            test_tensor=bio.FileDescr(source=file('test_output.npy')),
+            postprocessing=postprocessing)
+        weights = bio.WeightsDescr(
+            keras_v3=bio.KerasV3WeightsDescr(source=file('generator.keras'), keras_version=keras.__version__,
+                                             backend=('tensorflow', tf.__version__)),
+            tensorflow_saved_model_bundle=bio.TensorflowSavedModelBundleWeightsDescr(
+                source=file('tf_saved_model.zip'), tensorflow_version=tf.__version__, parent='keras_v3'))
+        descr = bio.ModelDescr(
+            name=name, description=description or name, authors=[bio.Author(name=a) for a in authors],
+            cite=[bio.CiteEntry(text=text, doi=bio.Doi(doi)) for text, doi in CITATIONS],
+            license=license, documentation=bio.FileDescr(source=file('README.md')),
+            covers=[bio.FileDescr(source=file('cover.png'))],
+            tags=['c2gan', 'cyclegan', 'unsupervised', 'denoising', 'fluorescence-light-microscopy',
+                  '%dd' % len(spatial_axes)] + list(tags),
+            inputs=[inputs], outputs=[outputs], weights=weights)
+        partial = '%s.tmp-%d' % (path, os.getpid())  # beside the target, then renamed: never half a package
+        save_bioimageio_package(descr, output_path=partial)
+        os.replace(partial, path)
+    return path
+
+
+_DEFAULT_DOCUMENTATION = """# {name}
+
+{description}
+
+A c2GAN (content-preserving CycleGAN) generator trained with `c2gan_tf` on unpaired images of a degraded domain (A)
+and a good domain (B). The input is normalised with percentiles; the output is mapped into the intensity range of
+the target domain's training images.
+
+## Validation
+
+c2GAN learns without registered pairs, so its output should be checked against real high-quality images of the
+same kind: compare intensity histograms (1-Wasserstein distance), foreground masks of input and output (IoU), and,
+where registered ground truth exists, PSNR and SSIM after CSBDeep-style normalisation (`c2gan_tf.metrics`).
+"""

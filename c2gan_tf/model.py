@@ -259,13 +259,11 @@ class C2GAN(CARE):
         numpy.ndarray
             Float32 image with the axes of ``img``.
         """
-        if direction not in DIRECTIONS:
-            raise ValueError("direction must be one of %s, got %r" % (sorted(DIRECTIONS), direction))
+        generator = self._generator(direction)
         img = np.asarray(img)
         check_finite(img, 'input image')
         if normalizer is None:
             normalizer = self.default_normalizer(direction)
-        generator = getattr(self.trainer, DIRECTIONS[direction])
         keras_model, self.keras_model = self.keras_model, generator
         try:
             return super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
@@ -297,12 +295,72 @@ class C2GAN(CARE):
 
         from .export import export_fiji
         from .version import __version__
-        if direction not in DIRECTIONS:
-            raise ValueError("direction must be one of %s, got %r" % (sorted(DIRECTIONS), direction))
+        generator = self._generator(direction)
         fname = self.logdir / ('TF_SavedModel_%s.zip' % direction) if fname is None else Path(fname)
         axes = self.config.axes
         meta = dict(type=self.__class__.__name__, version=__version__, direction=direction, probabilistic=False,
                     axes=axes, axes_div_by=self._axes_div_by(axes), tile_overlap=self._axes_tile_overlap(axes))
-        export_fiji(getattr(self.trainer, DIRECTIONS[direction]), str(fname), meta)
+        export_fiji(generator, str(fname), meta)
         print('Model exported for Fiji (TensorFlow SavedModel):\n%s' % fname.resolve())
         return fname
+
+    def _generator(self, direction):
+        if direction not in DIRECTIONS:
+            raise ValueError("direction must be one of %s, got %r" % (sorted(DIRECTIONS), direction))
+        return getattr(self.trainer, DIRECTIONS[direction])
+
+    def export_savedmodel(self, path, direction='AtoB'):
+        """Export a generator as a TensorFlow 2 SavedModel folder that ``tf.saved_model.load`` runs on any size.
+
+        ``tf.saved_model.load(path).serve(x)`` takes float32 ``x`` (batch, spatial axes with sizes that are
+        multiples of ``2**unet_n_depth``, channels last) of normalised intensities and returns ``{'output': y}``.
+        """
+        from .export import write_tf2_saved_model
+        write_tf2_saved_model(self._generator(direction), path)
+        return path
+
+    def export_bioimageio(self, path, test_input, axes, direction='AtoB', name=None, description=None,
+                          authors=('c2gan_tf user',), license='BSD-3-Clause', documentation=None):
+        """Export a generator as a bioimage.io model package (spec 0.5), for the model zoo and its clients.
+
+        The package holds the weights as ``keras_v3`` and as a TensorFlow SavedModel bundle, percentile
+        pre-processing (``config.norm_pmin``/``norm_pmax``), the post-processing that maps the output into the
+        target domain's intensity range (when the model has those statistics), a test input and the output this
+        model computes for it, a cover image, documentation and the citations of c2GAN and CSBDeep.
+
+        Parameters
+        ----------
+        path : str
+            The package (``.zip``).
+        test_input : numpy.ndarray
+            A raw image of the source domain; cropped to sizes that are multiples of ``2**unet_n_depth``.
+        axes : str
+            Axes of ``test_input``.
+        direction : str
+            ``'AtoB'`` (restoration, default) or ``'BtoA'``.
+        name, description, authors, license, documentation
+            Metadata of the package (``documentation``: Markdown text).
+        """
+        from csbdeep.utils import axes_check_and_normalize
+
+        from .data import check_finite, to_network_axes
+        from .export import export_bioimageio
+        generator = self._generator(direction)
+        check_finite(test_input, 'test input')
+        axes = axes_check_and_normalize(axes, np.ndim(test_input))
+        x = to_network_axes(np.asarray(test_input, np.float32), axes, self.config.axes)
+        div_by = 2 ** self.config.unet_n_depth
+        x = x[tuple(slice(0, s - s % div_by) for s in x.shape[:-1])]
+        if min(x.shape[:-1]) < 2 * div_by:
+            raise ValueError('the test input must be at least %d pixels along every spatial axis' % (2 * div_by))
+        normalizer = self.default_normalizer(direction)
+        y = self.predict(x, self.config.axes, normalizer=normalizer, direction=direction)
+        target = 'B' if direction == 'AtoB' else 'A'
+        stats = self.domain_stats.get(target, {})
+        output_range = (stats['low'], stats['high']) if isinstance(normalizer, DomainNormalizer) else None
+        name = name or '%s %s (c2GAN)' % (self.name, direction)
+        export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1], div_by,
+                          (self.config.norm_pmin, self.config.norm_pmax), output_range=output_range, name=name,
+                          description=description or 'c2GAN generator %s trained with c2gan_tf' % direction,
+                          authors=authors, license=license, documentation=documentation)
+        return path

@@ -98,6 +98,17 @@ def test_round_trip_datagen_train_predict(tmp_path, ndim, dtype, n_channel):
     with zipfile.ZipFile(tmp_path / 'fiji.zip') as z:
         assert 'saved_model.pb' in z.namelist()
         assert json.loads(z.read('meta.json'))['direction'] == 'BtoA'
+    if ndim == 2:
+        r = run('export', str(tmp_path / 'models' / 'm'), '--format', 'savedmodel')
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert (tmp_path / 'models' / 'm' / 'savedmodel_AtoB' / 'saved_model.pb').exists()
+        r = run('export', str(tmp_path / 'models' / 'm'), '--format', 'bioimageio')
+        assert r.returncode == 1 and 'needs --test-input' in r.stderr
+        r = run('export', str(tmp_path / 'models' / 'm'), '--format', 'bioimageio', '--test-input',
+                str(tmp_path / 'test' / 'test_0.tif'), '--axes', axes, '--name', 'round trip')
+        assert r.returncode == 0, r.stderr[-2000:]
+        with zipfile.ZipFile(tmp_path / 'models' / 'm' / 'bioimageio_AtoB.zip') as z:
+            assert 'rdf.yaml' in z.namelist() and 'name: round trip' in z.read('rdf.yaml').decode()
 
 
 def test_bad_input_exits_with_one_clear_line(tmp_path):

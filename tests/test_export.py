@@ -85,3 +85,49 @@ def test_export_is_deterministic(tmp_path):
         assert weight_bytes(a.read('saved_model.pb')) == weight_bytes(c.read('saved_model.pb'))
     with pytest.raises(ValueError, match='direction'):
         model.export_TF(tmp_path / 'd.zip', direction='sideways')
+
+
+def test_tf2_savedmodel_runs_any_size(tmp_path, rng):
+    import tensorflow as tf
+    model = trained(tmp_path, 'ZYX')
+    path = model.export_savedmodel(str(tmp_path / 'sm'), direction='BtoA')
+    loaded = tf.saved_model.load(path)
+    for shape in ((1, 8, 16, 24, 1), (2, 12, 40, 32, 1)):
+        x = rng.random(shape, np.float32)
+        out = loaded.serve(x)['output'].numpy()
+        np.testing.assert_allclose(out, model.trainer.F.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('axes,shape', [('YX', (50, 70)), ('ZYX', (9, 34, 40))])
+def test_bioimageio_package_validates_and_passes_the_core_test(tmp_path, rng, axes, shape):
+    spec = pytest.importorskip('bioimageio.spec')
+    core = pytest.importorskip('bioimageio.core')
+    c = tiny_config(axes)
+    model = C2GAN(c, 'model', str(tmp_path))
+    stats = {'A': {'low': 100.0, 'high': 300.0}, 'B': {'low': 110.0, 'high': 2000.0}}
+    model.train(random_patches(c, 4), random_patches(c, 4, seed=1) ** 2, epochs=1, steps_per_epoch=2,
+                intensity_stats=stats)
+    before = folder_digest(model.logdir)
+    x = rng.random(shape, np.float32) * 200 + 100
+    path = model.export_bioimageio(str(tmp_path / 'package.zip'), x, axes)
+    assert folder_digest(model.logdir) == before
+
+    descr = spec.load_description(path)
+    assert descr.validation_summary.status == 'valid-format', descr.validation_summary.format()
+    assert set(descr.weights.available_formats) == {'keras_v3', 'tensorflow_saved_model_bundle'}
+    assert [str(p.id) for p in descr.inputs[0].preprocessing if str(p.id) != 'ensure_dtype'] == ['scale_range']
+    post = [p for p in descr.outputs[0].postprocessing if str(p.id) == 'scale_linear'][0]
+    assert post.kwargs.gain == pytest.approx(1890) and post.kwargs.offset == pytest.approx(110)
+    assert any('10.1038/s41377-021-00484-y' in str(cite.doi) for cite in descr.cite)
+
+    summary = core.test_model(path)
+    assert summary.status == 'passed', summary.format()
+    reproduced = [d.name for d in summary.details if d.name.startswith('Reproduce test outputs')]
+    assert len(reproduced) == 2 and all(d.status == 'passed' for d in summary.details)
+
+    # the test output is what C2GAN.predict gives (cropped to a multiple of 4)
+    with zipfile.ZipFile(path) as z:
+        z.extract('test_output.npy', tmp_path)
+    cropped = x[tuple(slice(0, s - s % 4) for s in x.shape)]
+    np.testing.assert_allclose(np.load(tmp_path / 'test_output.npy')[0, ..., 0], model.predict(cropped, axes),
+                               rtol=1e-5, atol=1e-3)
