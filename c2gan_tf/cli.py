@@ -37,9 +37,16 @@ def _parse_settings(settings):
 
 
 def _train(args):
+    from pathlib import Path
+
     from . import C2GAN, Config
     from .data import load_training_data
     (X_A, X_B), val, axes, stats = load_training_data(args.patches, args.validation_split, mmap=args.mmap)
+    if args.resume:
+        model = _load_model(Path(args.basedir) / args.name)
+        model.train(X_A, X_B, validation_data=val, resume=True)
+        print('Model saved in %s' % model.logdir)
+        return
     settings = dict(train_patch_size=tuple(X_A.shape[1:-1]), **_parse_settings(args.set))
     for key in ('epochs', 'steps_per_epoch', 'batch_size'):
         if getattr(args, key) is not None:
@@ -168,6 +175,8 @@ def build_parser():
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='any configuration setting, e.g. --set unet_n_first=16 --set struct_rho0=0 (repeatable)')
     p.add_argument('--mmap', action='store_true', help='memory-map the patches (data larger than memory)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue the interrupted run of BASEDIR/NAME from its last checkpoint (its own settings)')
     p.set_defaults(func=_train)
 
     p = sub.add_parser('predict', help='restore TIFF images with a trained model',
@@ -218,7 +227,7 @@ def main(argv=None):
     _import_tensorflow_quietly()
     try:
         args.func(args)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, FloatingPointError) as e:
         print('c2gan %s: error: %s' % (args.command, e), file=sys.stderr)
         return 1
     return 0

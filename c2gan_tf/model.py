@@ -1,8 +1,6 @@
 """C2GAN: the user's model, with CSBDeep's conventions (model folder, ``config=None`` to load, ``predict``)."""
 
 import json
-import os
-import tempfile
 import warnings
 
 import keras
@@ -14,11 +12,14 @@ from csbdeep.models.base_model import suppress_without_basedir
 from .config import DOMAINS, Config
 from .data import auto_saliency, check_finite
 from .pipeline import unpaired_dataset
-from .train import CycleTrainer, LearningRate, WeightsCheckpoint, save_weights_atomic
+from .train import (CycleTrainer, LearningRate, StopOnNonFinite, TrainingCheckpoint, WeightsCheckpoint,
+                    save_weights_atomic, write_json_atomic)
 
 #: Generator used for each prediction direction.
 DIRECTIONS = {'AtoB': 'G', 'BtoA': 'F'}
 STATS_FILE = 'domain_stats.json'
+STATE_FILE = 'training_state.json'
+CHECKPOINT_DIR = 'checkpoint'
 
 
 class DomainNormalizer(PercentileNormalizer):
@@ -44,18 +45,6 @@ class DomainNormalizer(PercentileNormalizer):
         alpha = self.high - self.low
         return ((alpha * mean + self.low).astype(self.dtype, copy=False),
                 None if scale is None else (alpha * scale).astype(self.dtype, copy=False))
-
-
-def write_json_atomic(data, path):
-    """Write JSON to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(os.fspath(path)) or '.')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class C2GAN(CARE):
@@ -100,6 +89,17 @@ class C2GAN(CARE):
         saliency = {d: self.config.saliency(d) for d in DOMAINS}
         self.trainer = CycleTrainer(self.config, saliency)
         return self.trainer.G
+
+    @suppress_without_basedir(warn=False)
+    def _set_logdir(self):
+        if self.config is None:
+            return super()._set_logdir()  # loads config.json
+        self.logdir = self.basedir / self.name
+        if self.logdir.exists():
+            warnings.warn('output path for model already exists, files may be overwritten: %s'
+                          % self.logdir.resolve())
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(vars(self.config), self.logdir / 'config.json')
 
     @suppress_without_basedir(warn=False)
     def _load_domain_stats(self):
@@ -153,14 +153,16 @@ class C2GAN(CARE):
     def _weights_path(self, name):
         return None if name is None else str(self.logdir / name)
 
-    def train(self, X_A, X_B, validation_data=None, epochs=None, steps_per_epoch=None, intensity_stats=None):
+    def train(self, X_A, X_B, validation_data=None, epochs=None, steps_per_epoch=None, intensity_stats=None,
+              resume=False, callbacks=None):
         """Train all four networks on unpaired patches.
 
         Parameters
         ----------
         X_A, X_B : numpy.ndarray
             Normalised patches of domain A and of domain B, axes ``S`` + ``config.axes`` (channels last), spatial
-            size ``config.train_patch_size``. Their counts may differ; nothing pairs them.
+            size ``config.train_patch_size``; in memory or memory-mapped. Their counts may differ; nothing pairs
+            them.
         validation_data : tuple(numpy.ndarray, numpy.ndarray) or None
             Patches ``(X_A_val, X_B_val)``. With them, the losses are also reported on validation data
             (``val_*``) and the weights with the lowest ``val_loss`` are kept as ``weights_best``.
@@ -168,43 +170,85 @@ class C2GAN(CARE):
             Override the values of the configuration.
         intensity_stats : dict or None
             ``{'A': {'low':, 'high':}, 'B': {...}}``, each domain's intensity range (see
-            :func:`c2gan_tf.data.intensity_stats`). Stored with the model; by default :meth:`predict` maps its
-            output into the target domain's range with them.
+            :func:`c2gan_tf.data.create_unpaired_patches`). Stored with the model; by default :meth:`predict`
+            maps its output into the target domain's range with them.
+        resume : bool
+            Continue an interrupted run from its last checkpoint (the end of its last complete epoch): networks,
+            optimizers, history pools, schedules and epoch counter, with the run's own ``epochs`` and
+            ``steps_per_epoch``. Load the model with ``C2GAN(None, name, basedir)`` first.
+        callbacks : list of keras.callbacks.Callback or None
+            More callbacks for Keras' ``fit``.
 
         Returns
         -------
         keras.callbacks.History
-            Per epoch: the total generator ``loss``, ``adv``, ``cycle``, ``identity``, ``struct``, ``disc``,
-            ``struct_weight`` and ``lr`` (and ``val_*`` with validation data).
+            Per epoch (of the whole run, when resumed): the total generator ``loss``, ``adv``, ``cycle``,
+            ``identity``, ``struct``, ``disc``, ``struct_weight`` and ``lr`` (and ``val_*`` with validation data).
+
+        Raises
+        ------
+        FloatingPointError
+            A loss became NaN or infinite: training stops and the networks keep the weights of the last
+            complete epoch (also on disk).
         """
+        import tensorflow as tf
         c = self.config
         X_A, X_B = self._check_patches(X_A, 'X_A'), self._check_patches(X_B, 'X_B')
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
                 raise ValueError('validation_data must be a pair (X_A_val, X_B_val) of patch arrays')
             val_a, val_b = (self._check_patches(v, w) for v, w in zip(validation_data, ('X_A_val', 'X_B_val')))
-        epochs = c.train_epochs if epochs is None else epochs
-        steps_per_epoch = c.train_steps_per_epoch if steps_per_epoch is None else steps_per_epoch
 
-        saliency = {d: auto_saliency(X, **c.saliency(d)) for d, X in zip(DOMAINS, (X_A, X_B))}
-        stats = {d: dict(saliency[d]) for d in DOMAINS}
-        for d in DOMAINS:
-            stats[d].update((intensity_stats or {}).get(d, {}))
-        self.domain_stats = stats
-        self.trainer.saliency = saliency
-        if self.basedir is not None:
-            write_json_atomic(stats, self.logdir / STATS_FILE)
+        if resume:
+            state = self._training_state()
+            if (epochs, steps_per_epoch) not in ((None, None), (state['epochs'], state['steps_per_epoch'])):
+                raise ValueError('a resumed run keeps its epochs (%d) and steps per epoch (%d)'
+                                 % (state['epochs'], state['steps_per_epoch']))
+            epochs, steps_per_epoch = state['epochs'], state['steps_per_epoch']
+        else:
+            epochs = c.train_epochs if epochs is None else epochs
+            steps_per_epoch = c.train_steps_per_epoch if steps_per_epoch is None else steps_per_epoch
+            state = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, epoch=0, history={})
+            saliency = {d: auto_saliency(X, **c.saliency(d)) for d, X in zip(DOMAINS, (X_A, X_B))}
+            self.domain_stats = {d: dict(saliency[d], **(intensity_stats or {}).get(d, {})) for d in DOMAINS}
+            self.trainer.saliency = saliency
+            if self.basedir is not None:
+                write_json_atomic(self.domain_stats, self.logdir / STATS_FILE)
 
         self.prepare_for_training(epochs * steps_per_epoch)
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        manager = None
+        if self.basedir is not None:
+            checkpoint = tf.train.Checkpoint(trainer=self.trainer, gen_optimizer=self.trainer.gen_optimizer,
+                                             disc_optimizer=self.trainer.disc_optimizer, epoch=epoch)
+            manager = tf.train.CheckpointManager(checkpoint, str(self.logdir / CHECKPOINT_DIR), max_to_keep=2)
+            if resume:
+                checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+                print('Resuming training after epoch %d of %d.' % (int(epoch.numpy()), epochs))
+            else:
+                manager.save()  # the starting point, kept if the first epoch fails
+            self.callbacks.append(TrainingCheckpoint(manager, epoch, self.logdir / STATE_FILE, state))
+        stop = StopOnNonFinite()
+        self.callbacks = [stop] + self.callbacks + list(callbacks or [])
+
         data = unpaired_dataset(X_A, X_B, c.train_batch_size, c.n_dim, c.train_augment, c.train_seed)
         val = None
         if validation_data is not None:
-            import tensorflow as tf
             n = min(len(val_a), len(val_b))
             val = tf.data.Dataset.from_tensor_slices((val_a[:n], val_b[:n])).batch(c.train_batch_size)
-
         history = self.trainer.fit(data, validation_data=val, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                                   callbacks=self.callbacks, shuffle=False, verbose=1)
+                                   initial_epoch=int(epoch.numpy()), callbacks=self.callbacks, shuffle=False,
+                                   verbose=1)
+        if stop.where is not None:
+            if manager is not None:
+                manager.checkpoint.restore(manager.latest_checkpoint)
+            raise FloatingPointError(
+                'training stopped in epoch %d, step %d: %s became NaN or infinite; the networks keep the weights '
+                'of the last complete epoch. Try a lower learning rate, or check the training data.'
+                % (stop.where[0], stop.where[1], ' and '.join(stop.where[2])))
+        if manager is not None:  # the history of the whole run, when resumed
+            history.history = state['history']
+            history.epoch = list(range(len(next(iter(state['history'].values()), []))))
         self._training_finished()
         return history
 
@@ -219,6 +263,17 @@ class C2GAN(CARE):
             self.load_weights(c.train_checkpoint)
         if c.train_checkpoint_epoch is not None:
             (self.logdir / c.train_checkpoint_epoch).unlink(missing_ok=True)
+
+    @suppress_without_basedir(warn=True)
+    def _training_state(self):
+        path = self.logdir / STATE_FILE
+        if not path.exists() or not (self.logdir / CHECKPOINT_DIR).is_dir():
+            raise FileNotFoundError('no training checkpoint to resume in %s' % self.logdir)
+        with open(path) as f:
+            state = json.load(f)
+        if not self.domain_stats:
+            raise FileNotFoundError('no %s to resume with in %s' % (STATS_FILE, self.logdir))
+        return state
 
     def default_normalizer(self, direction='AtoB'):
         """The normalizer :meth:`predict` uses by default.

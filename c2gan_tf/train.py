@@ -5,6 +5,7 @@ import shutil
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -115,6 +116,9 @@ class CycleTrainer(keras.Model):
         super().compile(**kwargs)
         self.gen_optimizer = gen_optimizer
         self.disc_optimizer = disc_optimizer
+        # build the optimizers' state now, so that a checkpoint restores into it at once
+        gen_optimizer.build(self.G.trainable_variables + self.F.trainable_variables)
+        disc_optimizer.build(self.D_A.trainable_variables + self.D_B.trainable_variables)
 
     @property
     def metrics(self):
@@ -186,6 +190,19 @@ class CycleTrainer(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
+def write_json_atomic(data, path):
+    """Write JSON to a temporary file beside ``path``, then rename it into place."""
+    import json
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(os.fspath(path)) or '.')
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(data, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def save_weights_atomic(model, path):
     """Save Keras weights to a temporary file beside ``path``, then rename: a crash leaves the old file intact."""
     path = os.fspath(path)
@@ -198,8 +215,67 @@ def save_weights_atomic(model, path):
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def finite_logs(logs):
+    """Whether every value logged by Keras is finite."""
+    return all(np.all(np.isfinite(v)) for v in (logs or {}).values())
+
+
+class TrainingCheckpoint(keras.callbacks.Callback):
+    """After every epoch, save everything training needs to resume, and the history so far.
+
+    Epochs with non-finite losses are not saved. The checkpoint (``tf.train.CheckpointManager``: all four networks with the history pools, both optimizers
+    with their step counters, which drive the learning-rate and structural-weight schedules, and the epoch
+    counter) is written first; ``state_path`` (JSON: the epoch and the history) is then renamed into place. The
+    manager keeps the previous checkpoint, so a crash at any moment leaves a complete one.
+
+    Parameters
+    ----------
+    manager : tf.train.CheckpointManager
+    epoch : variable
+        Epochs done; part of the checkpoint.
+    state_path : path
+    state : dict
+        Written to ``state_path`` with ``epoch`` and ``history`` updated.
+    """
+
+    def __init__(self, manager, epoch, state_path, state):
+        super().__init__()
+        self.manager, self.epoch, self.state_path, self.state = manager, epoch, state_path, state
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not finite_logs(logs):
+            return  # never checkpoint a broken state
+        self.epoch.assign(epoch + 1)
+        self.manager.save()
+        history = self.state.setdefault('history', {})
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(value))
+        self.state['epoch'] = epoch + 1
+        write_json_atomic(self.state, self.state_path)
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop training at the first step whose losses are not finite; remember where (``self.where``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.where = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = [k for k in ('loss', 'disc') if k in (logs or {}) and not np.all(np.isfinite(logs[k]))]
+        if bad:
+            self.where = (self.epoch + 1, batch + 1, bad)
+            self.model.stop_training = True
+
+
 class WeightsCheckpoint(keras.callbacks.Callback):
     """Save the trainer's weights atomically after each epoch, and when ``monitor`` improves (best weights).
+
+    Epochs with non-finite losses are not saved.
 
     Parameters
     ----------
@@ -218,6 +294,8 @@ class WeightsCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if not finite_logs(logs):
+            return
         if self.now is not None:
             save_weights_atomic(self.model, self.now)
         value = logs.get(self.monitor)

@@ -112,9 +112,11 @@ def test_round_trip_datagen_train_predict(tmp_path, ndim, dtype, n_channel):
 
 
 def test_bad_input_exits_with_one_clear_line(tmp_path):
+    import numpy as np
     make_folders(tmp_path, 2, 'uint16')
     (tmp_path / 'empty').mkdir()
     (tmp_path / 'bad.tif').write_text('not a tiff')
+    np.savez(tmp_path / 'p.npz', X=np.zeros((20, 8, 8, 1), 'f4'), Y=np.zeros((20, 8, 8, 1), 'f4'), axes='SYXC')
     cases = [
         (('datagen', str(tmp_path), '--source-dirs', 'low', '--target-dir', 'empty', '--axes', 'YX',
           '--patch-size', '16', '16'), 'no files matching'),
@@ -125,6 +127,8 @@ def test_bad_input_exits_with_one_clear_line(tmp_path):
         (('train', str(tmp_path / 'missing.npz'), '--name', 'x'), 'missing.npz'),
         (('predict', str(tmp_path / 'nomodel'), str(tmp_path / 'test'), '--axes', 'YX'), 'no model'),
         (('export', str(tmp_path / 'nomodel')), 'no model'),
+        (('train', str(tmp_path / 'p.npz'), '--name', 'nomodel', '--basedir', str(tmp_path), '--resume'),
+         'no model'),
     ]
     for args, message in cases:
         r = run(*args)

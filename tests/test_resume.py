@@ -1,0 +1,150 @@
+"""Reliability: resuming a run killed with SIGKILL, atomic writes under kills, stopping on NaN losses."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from c2gan_tf import C2GAN
+from conftest import random_patches, tiny_config
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+JOB = """
+import json, sys, time
+sys.path.insert(0, %r)
+import keras
+from c2gan_tf import C2GAN
+from conftest import random_patches, tiny_config
+mode, basedir = sys.argv[1], sys.argv[2]
+c = tiny_config(train_pool_size=6)
+X_A, X_B = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2) ** 2
+slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: time.sleep(0.03))
+if mode == 'fresh':
+    model = C2GAN(c, 'm', basedir)
+    history = model.train(X_A, X_B, epochs=6, steps_per_epoch=10, callbacks=[slow])
+else:
+    model = C2GAN(None, 'm', basedir)
+    history = model.train(X_A, X_B, resume=True)
+t = model.trainer
+print('RESULT ' + json.dumps(dict(
+    gen_steps=int(t.gen_optimizer.iterations.numpy()), disc_steps=int(t.disc_optimizer.iterations.numpy()),
+    lr=float(t.gen_optimizer.learning_rate.numpy()), struct_weight=float(t.structural_weight().numpy()),
+    pool=int(t.pool_A.count.numpy()), history=history.history, epochs=history.epoch)))
+""" % TESTS
+
+
+def job(mode, basedir):
+    return subprocess.Popen([sys.executable, '-c', JOB, mode, str(basedir)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def result(proc):
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(next(line for line in out.splitlines() if line.startswith('RESULT '))[7:])
+
+
+def test_run_killed_mid_epoch_resumes_to_the_same_end(tmp_path):
+    reference = job('fresh', tmp_path / 'reference')
+    killed = job('fresh', tmp_path / 'killed')
+    state = tmp_path / 'killed' / 'm' / 'training_state.json'
+    deadline = time.time() + 300
+    while not (state.exists() and json.loads(state.read_text())['epoch'] >= 2):
+        assert time.time() < deadline and killed.poll() is None, 'the run ended before it could be killed'
+        time.sleep(0.05)
+    time.sleep(0.15)  # into the next epoch
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    before = json.loads(state.read_text())
+    assert 2 <= before['epoch'] < 6
+    resumed = result(job('resume', tmp_path / 'killed'))
+    ref = result(reference)
+
+    for key in ('gen_steps', 'disc_steps', 'lr', 'struct_weight', 'pool', 'epochs'):
+        assert resumed[key] == pytest.approx(ref[key], rel=1e-6), key
+    assert resumed['gen_steps'] == 60 and resumed['epochs'] == list(range(6))
+    assert resumed['history']['lr'] == pytest.approx(ref['history']['lr'])
+    assert resumed['history']['struct_weight'] == pytest.approx(ref['history']['struct_weight'])
+    # the losses continue the interrupted run: its epochs are kept, the new ones follow
+    done = before['epoch']
+    for key in ('loss', 'cycle', 'disc'):
+        assert resumed['history'][key][:done] == before['history'][key]
+        assert len(resumed['history'][key]) == 6 and np.isfinite(resumed['history'][key]).all()
+    # continuing, not restarting: the first resumed epoch is nearer the last done than the very first epoch
+    loss = resumed['history']['loss']
+    assert abs(loss[done] - loss[done - 1]) < abs(loss[done] - loss[0])
+
+
+def test_resume_needs_a_checkpoint(tmp_path):
+    c = tiny_config()
+    model = C2GAN(c, 'm', str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='no training checkpoint'):
+        model.train(random_patches(c, 4), random_patches(c, 4, seed=1), resume=True)
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_weights(tmp_path):
+    c = tiny_config(train_learning_rate=1e12, lambda_cycle=1e6)
+    model = C2GAN(c, 'm', str(tmp_path))
+    start = [w.copy() for w in model.trainer.G.get_weights()]
+    with pytest.raises(FloatingPointError, match='became NaN or infinite; the networks keep the weights'):
+        model.train(random_patches(c, 4), random_patches(c, 4, seed=1) * 100, epochs=3, steps_per_epoch=20)
+    for a, b in zip(model.trainer.G.get_weights(), start):
+        assert np.isfinite(a).all()
+        np.testing.assert_array_equal(a, b)  # the checkpoint at the start: no epoch completed
+    assert not (tmp_path / 'm' / 'weights_last.weights.h5').exists()
+
+
+SAVER = """
+import json, sys
+sys.path.insert(0, %r)
+from c2gan_tf.train import CycleTrainer, save_weights_atomic, write_json_atomic
+from conftest import tiny_config
+c = tiny_config()
+t = CycleTrainer(c, {d: dict(threshold=0.5, polarity=1, steepness=20.0) for d in 'AB'})
+folder = sys.argv[1]
+print('ready', flush=True)
+i = 0
+while True:
+    i += 1
+    save_weights_atomic(t, folder + '/w.weights.h5')
+    write_json_atomic(dict(i=i, payload=list(range(20000))), folder + '/state.json')
+""" % TESTS
+
+
+def test_kills_during_saves_leave_readable_files(tmp_path):
+    from c2gan_tf.train import CycleTrainer
+    rng = np.random.default_rng(0)
+    reader = CycleTrainer(tiny_config(), {d: dict(threshold=0.5, polarity=1, steepness=20.0) for d in 'AB'})
+    for k in range(5):
+        proc = subprocess.Popen([sys.executable, '-c', SAVER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == 'ready'
+        while not (tmp_path / 'state.json').exists() or k == 0 and not (tmp_path / 'w.weights.h5').exists():
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.05, 1.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        state = json.loads((tmp_path / 'state.json').read_text())
+        assert state['i'] >= 1 and len(state['payload']) == 20000
+        reader.load_weights(str(tmp_path / 'w.weights.h5'))
+
+
+def test_constant_and_zero_images_normalise_and_predict_without_nan(tmp_path):
+    from c2gan_tf.data import UnpairedData, create_unpaired_patches, normalize_images
+    for img in (np.zeros((32, 32, 1)), np.full((32, 32, 1), 7.0)):
+        (norm,) = normalize_images([img])
+        assert np.isfinite(norm).all()
+    c = tiny_config()
+    model = C2GAN(c, None, basedir=None)
+    stats = {'A': {'low': 0.0, 'high': 1.0}, 'B': {'low': 0.0, 'high': 1.0}}
+    model.train(random_patches(c, 4), random_patches(c, 4, seed=1), epochs=1, steps_per_epoch=1,
+                intensity_stats=stats)
+    for img in (np.zeros((32, 32)), np.full((32, 32), 500.0, np.float32)):
+        assert np.isfinite(model.predict(img, 'YX')).all()
+    blank = UnpairedData.from_arrays([np.zeros((32, 32))], [np.full((32, 32), 3.0)], 'YX')
+    X_A, X_B, _, _ = create_unpaired_patches(blank, (16, 16), 2, patch_filter=None, verbose=False)
+    assert np.isfinite(X_A).all() and np.isfinite(X_B).all()
