@@ -267,7 +267,10 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
                 (p,) = sample_patches_from_multiple_stacks((img,), patch_size + (img.shape[-1],), n_patches_per_image,
                                                            patch_filter=patch_filter)
             except ValueError as e:
-                raise ValueError('%s: %s' % (name, e)) from None
+                if 'patch_filter' not in str(e):
+                    raise ValueError('%s: %s' % (name, e)) from None
+                raise ValueError('%s: no patch of size %s that holds foreground fits in the image; use smaller '
+                                 'patches or no patch filter' % (name, patch_size)) from None
             out.append(p)
         X = np.concatenate(out)
         patches[d] = X[rng.permutation(len(X))]
