@@ -86,8 +86,10 @@ class C2GAN(CARE):
     def _build(self):
         if self.config.train_seed is not None:
             keras.utils.set_random_seed(self.config.train_seed)
+        import tensorflow as tf
         saliency = {d: self.config.saliency(d) for d in DOMAINS}
         self.trainer = CycleTrainer(self.config, saliency)
+        self._strategy = tf.distribute.get_strategy()
         return self.trainer.G
 
     @suppress_without_basedir(warn=False)
@@ -154,7 +156,7 @@ class C2GAN(CARE):
         return None if name is None else str(self.logdir / name)
 
     def train(self, X_A, X_B, validation_data=None, epochs=None, steps_per_epoch=None, intensity_stats=None,
-              resume=False, callbacks=None):
+              resume=False, callbacks=None, strategy=None):
         """Train all four networks on unpaired patches.
 
         Parameters
@@ -178,6 +180,10 @@ class C2GAN(CARE):
             ``steps_per_epoch``. Load the model with ``C2GAN(None, name, basedir)`` first.
         callbacks : list of keras.callbacks.Callback or None
             More callbacks for Keras' ``fit``.
+        strategy : tf.distribute.Strategy or None
+            Train on several devices, e.g. ``tf.distribute.MirroredStrategy()`` (all GPUs of a machine) or
+            ``MultiWorkerMirroredStrategy()`` (several machines). ``config.train_batch_size`` is the global batch,
+            split evenly over the replicas; gradients are averaged over it.
 
         Returns
         -------
@@ -192,7 +198,22 @@ class C2GAN(CARE):
             complete epoch (also on disk).
         """
         import tensorflow as tf
+        strategy = strategy or tf.distribute.get_strategy()
+        with strategy.scope():
+            return self._train(X_A, X_B, validation_data, epochs, steps_per_epoch, intensity_stats, resume,
+                               callbacks, strategy)
+
+    def _train(self, X_A, X_B, validation_data, epochs, steps_per_epoch, intensity_stats, resume, callbacks,
+               strategy):
+        import tensorflow as tf
         c = self.config
+        if c.train_batch_size % strategy.num_replicas_in_sync:
+            raise ValueError('train_batch_size %d cannot be split evenly over %d replicas'
+                             % (c.train_batch_size, strategy.num_replicas_in_sync))
+        if self._strategy is not strategy:  # networks and pools must be made in the strategy's scope
+            trainer = CycleTrainer(c, self.trainer.saliency)
+            trainer.set_weights(self.trainer.get_weights())
+            self.trainer, self.keras_model, self._strategy = trainer, trainer.G, strategy
         X_A, X_B = self._check_patches(X_A, 'X_A'), self._check_patches(X_B, 'X_B')
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):

@@ -22,7 +22,8 @@ class ImagePool(keras.layers.Layer):
     Until the pool is full, every image is stored and returned. Then each image is, with probability one half,
     swapped for a random stored one (which is returned, and the new image stored in its place), and otherwise
     returned as it is; images of one batch swap with distinct stored ones. ``size=0`` returns every image
-    unchanged; otherwise ``size`` must be at least the batch size.
+    unchanged; otherwise ``size`` must be at least the (per-replica) batch size. Under ``tf.distribute`` each
+    replica has a pool of its own.
 
     Parameters
     ----------
@@ -38,33 +39,44 @@ class ImagePool(keras.layers.Layer):
         super().__init__(**kwargs)
         self.size = int(size)
         self.image_shape = tuple(image_shape)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.images = self.add_weight(shape=(max(self.size, 1),) + self.image_shape, initializer='zeros',
-                                      trainable=False, name='images')
-        self.count = self.add_weight(shape=(), dtype='int32', initializer='zeros', trainable=False, name='count')
+        self.seed = int(np.random.default_rng(seed).integers(2 ** 31))
+        # one pool per replica under tf.distribute (synchronised on read; saved from the first replica)
+        local = dict(trainable=False, synchronization='on_read', aggregation='only_first_replica')
+        self.images = keras.Variable(keras.initializers.Zeros()((max(self.size, 1),) + self.image_shape),
+                                     name='images', **local)
+        self.count = keras.Variable(0, dtype='int32', name='count', **local)
+        self.calls = keras.Variable(0, dtype='int32', name='calls', **local)
         self.built = True
 
     def call(self, images):
         if self.size == 0:
             return images
         n = tf.shape(images)[0]
-        position = self.count + tf.range(n)
+        count, pool = tf.convert_to_tensor(self.count), tf.convert_to_tensor(self.images)
+        seeds = tf.random.experimental.stateless_split(tf.stack([self.seed, tf.convert_to_tensor(self.calls)]), 2)
+        self.calls.assign_add(1)
+        position = count + tf.range(n)
         filling = position < self.size
-        swap = tf.logical_and(~filling, keras.random.uniform((n,), seed=self.seed_generator) < 0.5)
+        swap = tf.logical_and(~filling, tf.random.stateless_uniform((n,), seeds[0]) < 0.5)
         # swaps take distinct slots among those filled before this batch (the pool is at least a batch large)
         slots = tf.range(self.size)
-        order = tf.argsort(keras.random.uniform((self.size,), seed=self.seed_generator)
-                           + tf.cast(slots >= self.count, 'float32'))
-        random_index = tf.gather(order, tf.range(n) % tf.maximum(self.count, 1))
+        order = tf.argsort(tf.random.stateless_uniform((self.size,), seeds[1]) + tf.cast(slots >= count, 'float32'))
+        random_index = tf.gather(order, tf.range(n) % tf.maximum(count, 1))
         index = tf.where(filling, position, random_index)
-        stored = tf.gather(self.images, tf.minimum(index, self.size - 1))
+        stored = tf.gather(pool, tf.minimum(index, self.size - 1))
         expand = (slice(None),) + (None,) * len(self.image_shape)
         out = tf.where(swap[expand], stored, images)
         write = tf.logical_or(filling, swap)
         self.images.assign(tf.tensor_scatter_nd_update(
-            self.images, tf.boolean_mask(index, write)[:, None], tf.boolean_mask(images, write)))
-        self.count.assign(tf.minimum(self.count + n, self.size))
+            pool, tf.boolean_mask(index, write)[:, None], tf.boolean_mask(images, write)))
+        self.count.assign(tf.minimum(count + n, self.size))
         return out
+
+
+def replica_share(loss):
+    """A replica's share of a loss: gradients are summed over the replicas of a ``tf.distribute`` strategy, so
+    each replica's mean loss is divided by their number (the global batch's mean loss results)."""
+    return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -165,14 +177,16 @@ class CycleTrainer(keras.Model):
         gen_vars = self.G.trainable_variables + self.F.trainable_variables
         with tf.GradientTape() as tape:
             out = self.generator_losses(x, y, training=True)
-        self.gen_optimizer.apply_gradients(zip(tape.gradient(out['loss'], gen_vars), gen_vars))
+            scaled = self.gen_optimizer.scale_loss(replica_share(out['loss']))
+        self.gen_optimizer.apply_gradients(zip(tape.gradient(scaled, gen_vars), gen_vars))
 
         fake_a = self.pool_A(tf.stop_gradient(out['fake_a']))
         fake_b = self.pool_B(tf.stop_gradient(out['fake_b']))
         disc_vars = self.D_A.trainable_variables + self.D_B.trainable_variables
         with tf.GradientTape() as tape:
             out['disc'] = self.discriminator_loss(x, y, fake_a, fake_b, training=True)
-        self.disc_optimizer.apply_gradients(zip(tape.gradient(out['disc'], disc_vars), disc_vars))
+            scaled = self.disc_optimizer.scale_loss(replica_share(out['disc']))
+        self.disc_optimizer.apply_gradients(zip(tape.gradient(scaled, disc_vars), disc_vars))
         logs = self._report(out)
         logs['struct_weight'] = self.structural_weight()
         logs['lr'] = self.gen_optimizer.learning_rate
