@@ -78,6 +78,10 @@ class Config(BaseConfig):
         Random flips and 90-degree rotations in the image plane (default ``True``).
     train_tensorboard : bool
         Write TensorBoard logs to ``logs/`` in the model folder (default ``True``).
+    train_mixed_precision : bool
+        Compute in float16 with float32 weights and outputs, and dynamic loss scaling (Keras' ``mixed_float16``
+        policy); faster on GPUs with tensor cores (default ``False``). Steps whose float16 gradients overflow are
+        skipped while the loss scale adapts, and are not counted by the schedules.
     train_seed : int or None
         Seed of network initialisation, patch sampling, augmentation and the history pool (default ``None``).
     """
@@ -121,6 +125,7 @@ class Config(BaseConfig):
         self.train_pool_size = 50
         self.train_augment = True
         self.train_tensorboard = True
+        self.train_mixed_precision = False
         self.train_seed = None
         self.train_checkpoint = 'weights_best.weights.h5'
         self.train_checkpoint_last = 'weights_last.weights.h5'
@@ -213,6 +218,7 @@ class Config(BaseConfig):
             self.train_pool_size == 0 or not ok['train_batch_size'] or self.train_pool_size >= self.train_batch_size)
         ok['train_augment'] = isinstance(self.train_augment, bool)
         ok['train_tensorboard'] = isinstance(self.train_tensorboard, bool)
+        ok['train_mixed_precision'] = isinstance(self.train_mixed_precision, bool)
         ok['train_seed'] = self.train_seed is None or is_int(self.train_seed, 0)
         for key in ('train_checkpoint', 'train_checkpoint_last', 'train_checkpoint_epoch'):
             name = getattr(self, key)

@@ -139,7 +139,8 @@ class C2GAN(CARE):
 
         def adam():
             lr = LearningRate(c.train_learning_rate, total_steps, c.train_lr_decay, c.train_lr_decay_start)
-            return keras.optimizers.Adam(lr, beta_1=c.train_beta_1)
+            optimizer = keras.optimizers.Adam(lr, beta_1=c.train_beta_1)
+            return keras.optimizers.LossScaleOptimizer(optimizer) if c.train_mixed_precision else optimizer
 
         # XLA is slower on CPU and the history pool has data-dependent shapes
         self.trainer.compile(gen_optimizer=adam(), disc_optimizer=adam(), jit_compile=False)

@@ -1,8 +1,26 @@
 """Generators (CSBDeep's residual U-Net) and PatchGAN discriminators, 2D and 3D, built from Keras layers only."""
 
+import contextlib
+
 import keras
 from csbdeep.internals.nets import common_unet
 from keras import layers
+
+
+@contextlib.contextmanager
+def dtype_policy(config):
+    """Build layers with ``mixed_float16`` when ``config.train_mixed_precision``, else with float32."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy('mixed_float16' if config.train_mixed_precision else 'float32')
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _float32_output(x):
+    """Outputs in float32 whatever the compute precision (a no-op in float32)."""
+    return layers.Activation('linear', dtype='float32', name='output')(x)
 
 
 def unet_generator(config, name):
@@ -17,11 +35,12 @@ def unet_generator(config, name):
     name : str
         Name of the Keras model.
     """
-    net = common_unet(n_dim=config.n_dim, n_depth=config.unet_n_depth, kern_size=config.unet_kern_size,
-                      n_first=config.unet_n_first, n_channel_out=config.n_channel_out,
-                      residual=config.unet_residual, prob_out=False,
-                      last_activation=config.unet_last_activation)(config.unet_input_shape)
-    return keras.Model(net.input, net.output, name=name)
+    with dtype_policy(config):
+        net = common_unet(n_dim=config.n_dim, n_depth=config.unet_n_depth, kern_size=config.unet_kern_size,
+                          n_first=config.unet_n_first, n_channel_out=config.n_channel_out,
+                          residual=config.unet_residual, prob_out=False,
+                          last_activation=config.unet_last_activation)(config.unet_input_shape)
+        return keras.Model(net.input, _float32_output(net.output), name=name)
 
 
 def patchgan_discriminator(config, name):
@@ -40,13 +59,14 @@ def patchgan_discriminator(config, name):
     """
     conv = layers.Conv2D if config.n_dim == 2 else layers.Conv3D
     k = config.disc_kern_size
-    x = inp = keras.Input((None,) * config.n_dim + (config.n_channel_out,), name='image')
-    for i in range(config.disc_n_layers + 1):
-        filters = config.disc_n_filters * 2 ** min(i, 3)
-        strides = 2 if i < config.disc_n_layers else 1
-        x = conv(filters, k, strides=strides, padding='same', use_bias=(i == 0 or config.disc_norm == 'none'))(x)
-        if i > 0 and config.disc_norm == 'instance':
-            x = layers.GroupNormalization(groups=-1, epsilon=1e-5)(x)
-        x = layers.LeakyReLU(negative_slope=0.2)(x)
-    out = conv(1, k, padding='same', name='score')(x)
-    return keras.Model(inp, out, name=name)
+    with dtype_policy(config):
+        x = inp = keras.Input((None,) * config.n_dim + (config.n_channel_out,), name='image')
+        for i in range(config.disc_n_layers + 1):
+            filters = config.disc_n_filters * 2 ** min(i, 3)
+            strides = 2 if i < config.disc_n_layers else 1
+            x = conv(filters, k, strides=strides, padding='same', use_bias=(i == 0 or config.disc_norm == 'none'))(x)
+            if i > 0 and config.disc_norm == 'instance':
+                x = layers.GroupNormalization(groups=-1, epsilon=1e-5)(x)
+            x = layers.LeakyReLU(negative_slope=0.2)(x)
+        out = conv(1, k, padding='same', name='score')(x)
+        return keras.Model(inp, _float32_output(out), name=name)

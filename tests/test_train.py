@@ -110,3 +110,26 @@ def test_identity_loss_is_used_when_weighted():
     t = compiled_trainer(c)
     out = t.generator_losses(random_patches(c, 2, seed=1), random_patches(c, 2, seed=2))
     assert float(out['identity']) > 0
+
+
+def test_mixed_precision_computes_in_float16_with_float32_weights_and_outputs(tmp_path):
+    from c2gan_tf import C2GAN
+    c = tiny_config(train_mixed_precision=True)
+    model = C2GAN(c, 'mixed', str(tmp_path))
+    t = model.trainer
+    for net in (t.G, t.F, t.D_A, t.D_B):
+        convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
+        assert all(layer.compute_dtype == 'float16' and layer.variable_dtype == 'float32' for layer in convs)
+        assert net.output.dtype == 'float32'
+    history = model.train(random_patches(c, 4), random_patches(c, 4, seed=1), epochs=2, steps_per_epoch=2)
+    assert isinstance(t.gen_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert all(np.isfinite(v).all() for v in history.history.values())
+    # dynamic loss scaling: steps whose float16 gradients overflow are skipped while the scale comes down
+    assert 1 <= int(t.gen_optimizer.iterations.numpy()) <= 4
+    skipped = 4 - int(t.gen_optimizer.iterations.numpy())
+    assert float(t.gen_optimizer.dynamic_scale.numpy()) == 2.0 ** (15 - skipped)
+    out = model.predict(np.random.default_rng(0).random((40, 24), np.float32), 'YX')
+    assert out.dtype == np.float32 and out.shape == (40, 24) and np.isfinite(out).all()
+    assert keras.config.dtype_policy().name == 'float32'  # the global policy is left as it was
+    reloaded = C2GAN(None, 'mixed', str(tmp_path))
+    assert reloaded.trainer.G.layers[1].compute_dtype == 'float16'
