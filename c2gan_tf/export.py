@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 
@@ -66,7 +67,16 @@ def write_tf2_saved_model(keras_model, folder):
     spec = tf.TensorSpec((None,) + tuple(keras_model.input.shape[1:]), tf.float32, name='input')
     archive.add_endpoint(name='serve', fn=lambda x: {'output': keras_model(x, training=False)},
                          input_signature=[spec])
-    archive.write_out(str(folder), verbose=False)
+    folder = os.path.abspath(folder)
+    partial, old = '%s.tmp-%d' % (folder, os.getpid()), '%s.old-%d' % (folder, os.getpid())
+    try:  # written beside the target and renamed into place; an earlier export is kept until then
+        archive.write_out(partial, verbose=False)
+        if os.path.exists(folder):
+            os.replace(folder, old)
+        os.replace(partial, folder)
+    finally:
+        for leftover in (partial, old):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def zip_folder(folder, fname):

@@ -90,7 +90,9 @@ def test_export_is_deterministic(tmp_path):
 def test_tf2_savedmodel_runs_any_size(tmp_path, rng):
     import tensorflow as tf
     model = trained(tmp_path, 'ZYX')
-    path = model.export_savedmodel(str(tmp_path / 'sm'), direction='BtoA')
+    model.export_savedmodel(str(tmp_path / 'sm'), direction='AtoB')
+    path = model.export_savedmodel(str(tmp_path / 'sm'), direction='BtoA')  # replaces the earlier export
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith('sm')) == ['sm']
     loaded = tf.saved_model.load(path)
     for shape in ((1, 8, 16, 24, 1), (2, 12, 40, 32, 1)):
         x = rng.random(shape, np.float32)
