@@ -84,9 +84,9 @@ class C2GAN(CARE):
         return Config
 
     def _build(self):
+        import tensorflow as tf
         if self.config.train_seed is not None:
             keras.utils.set_random_seed(self.config.train_seed)
-        import tensorflow as tf
         saliency = {d: self.config.saliency(d) for d in DOMAINS}
         self.trainer = CycleTrainer(self.config, saliency)
         self._strategy = tf.distribute.get_strategy()
@@ -286,8 +286,9 @@ class C2GAN(CARE):
         if c.train_checkpoint_epoch is not None:
             (self.logdir / c.train_checkpoint_epoch).unlink(missing_ok=True)
 
-    @suppress_without_basedir(warn=True)
     def _training_state(self):
+        if self.basedir is None:
+            raise ValueError('resume needs a model folder (basedir), where the checkpoint is')
         path = self.logdir / STATE_FILE
         if not path.exists() or not (self.logdir / CHECKPOINT_DIR).is_dir():
             raise FileNotFoundError('no training checkpoint to resume in %s' % self.logdir)

@@ -85,6 +85,8 @@ def test_resume_needs_a_checkpoint(tmp_path):
     model = C2GAN(c, 'm', str(tmp_path))
     with pytest.raises(FileNotFoundError, match='no training checkpoint'):
         model.train(random_patches(c, 4), random_patches(c, 4, seed=1), resume=True)
+    with pytest.raises(ValueError, match='resume needs a model folder'):
+        C2GAN(c, None, basedir=None).train(random_patches(c, 4), random_patches(c, 4, seed=1), resume=True)
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_weights(tmp_path):
