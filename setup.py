@@ -26,7 +26,7 @@ setup(
         'tqdm',
     ],
     extras_require={
-        'test': ['pytest>=7', 'scikit-image', 'hypothesis'],
+        'test': ['pytest>=7', 'scikit-image', 'hypothesis', 'nbmake'],
         'bioimageio': ['bioimageio.core>=0.9', 'bioimageio.spec>=0.5.4'],
     },
     entry_points={'console_scripts': ['c2gan = c2gan_tf.cli:main']},

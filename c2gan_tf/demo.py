@@ -4,21 +4,11 @@ import json
 import os
 
 
-from . import metrics, synthetic
+from . import synthetic
 from .config import Config
 from .data import UnpairedData, create_unpaired_patches
+from .metrics import evaluate
 from .model import C2GAN
-
-
-def evaluate(gt, img, reference_input=None):
-    """Metrics of an image against ground truth (see :mod:`c2gan_tf.metrics`), as a dict of floats."""
-    out = dict(psnr=metrics.psnr(gt, img), psnr_normalized=metrics.psnr_normalized(gt, img),
-               ssim=metrics.ssim(gt, img), ssim_normalized=metrics.ssim_normalized(gt, img),
-               histogram_distance=metrics.histogram_distance(gt, img),
-               saturated_fraction=metrics.saturated_fraction(img))
-    if reference_input is not None:
-        out['mask_iou_with_input'] = metrics.mask_iou(reference_input, img)
-    return out
 
 
 def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0, n_images=8, tiny=False):

@@ -141,3 +141,21 @@ def mask_iou(a, b, threshold_a=None, threshold_b=None):
         raise ValueError('images differ in shape: %s and %s' % (ma.shape, mb.shape))
     union = np.logical_or(ma, mb).sum()
     return 1.0 if union == 0 else float(np.logical_and(ma, mb).sum() / union)
+
+
+def evaluate(gt, img, reference_input=None):
+    """All metrics of an image against ground truth, as a dict of floats.
+
+    Parameters
+    ----------
+    gt, img : numpy.ndarray
+        Ground truth and the image to judge (same shape).
+    reference_input : numpy.ndarray or None
+        The input the image was restored from: adds ``mask_iou_with_input`` (content preservation).
+    """
+    out = dict(psnr=psnr(gt, img), psnr_normalized=psnr_normalized(gt, img), ssim=ssim(gt, img),
+               ssim_normalized=ssim_normalized(gt, img), histogram_distance=histogram_distance(gt, img),
+               saturated_fraction=saturated_fraction(img))
+    if reference_input is not None:
+        out['mask_iou_with_input'] = mask_iou(reference_input, img)
+    return out

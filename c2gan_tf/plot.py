@@ -1,9 +1,48 @@
 """Figures with matplotlib only: restorations side by side, intensity histograms, training history."""
 
 import numpy as np
-from csbdeep.utils import plot_history, plot_some
+from csbdeep.utils import plot_some
 
 __all__ = ['plot_some', 'plot_history', 'plot_histograms', 'plot_restoration']
+
+#: Default panels of :func:`plot_history`: generator losses, discriminator loss, schedules.
+HISTORY_PANELS = (('adv', 'cycle', 'struct', 'identity'), ('disc',), ('lr', 'struct_weight'))
+
+
+def plot_history(history, *panels, logy=False, figsize=None):
+    """Training history, one panel per group of keys (training and, where logged, validation values).
+
+    Parameters
+    ----------
+    history : keras.callbacks.History or dict
+        As returned by :meth:`c2gan_tf.C2GAN.train`.
+    panels : tuple of str
+        Keys per panel; by default the generator losses, the discriminator loss, and the learning rate with the
+        structural weight.
+    logy : bool
+        Logarithmic y axes.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    logs = getattr(history, 'history', history)
+    panels = [[k for k in p if k in logs] for p in (panels or HISTORY_PANELS)]
+    panels = [p for p in panels if p]
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize or (4.5 * len(panels), 3.5), squeeze=False)
+    for ax, keys in zip(axes[0], panels):
+        for key in keys:
+            epochs = np.arange(1, len(logs[key]) + 1)
+            ax.plot(epochs, logs[key], '.-', label=key)
+            if 'val_' + key in logs:
+                ax.plot(epochs, logs['val_' + key], '.--', label='val_' + key)
+        if logy:
+            ax.set_yscale('log')
+        ax.set_xlabel('epoch')
+        ax.legend(fontsize='small')
+    fig.tight_layout()
+    return fig
 
 
 def _display(img):

@@ -66,3 +66,12 @@ def test_otsu_and_mask_iou(rng):
     assert metrics.mask_iou(img, 5 * img + 3) == pytest.approx(1.0)
     shifted = np.roll(img, 4, axis=1)
     assert metrics.mask_iou(img, shifted) == pytest.approx(32 / 96, abs=0.02)
+
+
+def test_evaluate_collects_every_metric(rng):
+    gt = rng.random((32, 32))
+    out = metrics.evaluate(gt, gt * 2 + 1, reference_input=gt)
+    assert out['psnr_normalized'] > 100 and out['ssim_normalized'] == pytest.approx(1)
+    assert out['mask_iou_with_input'] == pytest.approx(1) and out['saturated_fraction'] == 0
+    assert set(out) == {'psnr', 'psnr_normalized', 'ssim', 'ssim_normalized', 'histogram_distance',
+                        'saturated_fraction', 'mask_iou_with_input'}

@@ -1,0 +1,35 @@
+import matplotlib
+
+matplotlib.use('Agg')
+
+import numpy as np  # noqa: E402
+
+from c2gan_tf import plot  # noqa: E402
+
+
+def test_plot_history_panels_and_validation():
+    logs = {'adv': [3, 2, 1], 'cycle': [1, .5, .2], 'struct': [.3, .2, .1], 'identity': [0, 0, 0],
+            'disc': [1, .8, .7], 'lr': [2e-4, 2e-4, 1e-4], 'struct_weight': [5, 2, 1], 'val_cycle': [1, .6, .3]}
+    fig = plot.plot_history(logs, logy=True)
+    assert len(fig.axes) == 3
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ['adv', 'cycle', 'val_cycle', 'struct', 'identity']
+    assert fig.axes[0].get_yscale() == 'log'
+    fig = plot.plot_history(logs, ('disc',), ('missing',))
+    assert len(fig.axes) == 1
+
+
+def test_plot_histograms_marks_saturation():
+    import matplotlib.pyplot as plt
+    a = np.full(100, 65535.0)
+    a[:75] = 10
+    ax = plot.plot_histograms([a, np.arange(100.0)], ['clipped', 'fine'], ax=plt.figure().gca(), saturation=65535)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ['clipped (saturated 25%)', 'fine (saturated 0%)']
+    assert ax.get_yscale() == 'log'
+
+
+def test_plot_restoration_2d_and_3d():
+    rng = np.random.default_rng(0)
+    fig = plot.plot_restoration([rng.random((32, 32)), rng.random((4, 32, 32))], ['a', 'b'])
+    assert len(fig.axes) == 3 and [ax.get_title() for ax in fig.axes[:2]] == ['a', 'b']
