@@ -28,6 +28,7 @@ setup(
     extras_require={
         'test': ['pytest>=7', 'scikit-image', 'hypothesis', 'nbmake'],
         'bioimageio': ['bioimageio.core>=0.9', 'bioimageio.spec>=0.5.4'],
+        'benchmarks': ['scikit-image', 'PyWavelets'],
     },
     entry_points={'console_scripts': ['c2gan = c2gan_tf.cli:main']},
 )

@@ -105,7 +105,7 @@ def camera(img, rng, psf_sigma, photons, read_noise, offset, background):
     return np.clip(np.round(counts), 0, 65535).astype(np.uint16)
 
 
-def generate(ndim=2, shape=None, n_a=4, n_b=4, n_test=1, seed=0):
+def generate(ndim=2, shape=None, n_a=4, n_b=4, n_test=1, seed=0, paired=False):
     """Unpaired training images of both domains and paired test images with ground truth.
 
     Every image shows a different scene, so A and B share no content (unpaired by construction).
@@ -120,12 +120,15 @@ def generate(ndim=2, shape=None, n_a=4, n_b=4, n_test=1, seed=0):
         Numbers of domain-A training images, domain-B training images and test pairs.
     seed : int
         Seed; the same seed gives the same data.
+    paired : bool
+        Also image every domain-A training scene as domain B would (``A_paired_B``): registered pairs for a
+        supervised baseline (CARE). Drawn from a random stream of its own, so the other images do not change.
 
     Returns
     -------
     dict
         ``A``, ``B``: lists of uint16 images; ``test_A``: list of uint16 domain-A images; ``test_GT``: list of
-        float32 noise-free domain-B images of the same scenes.
+        float32 noise-free domain-B images of the same scenes; with ``paired``, ``A_paired_B``.
     """
     if shape is None:
         shape = (256, 256) if ndim == 2 else (32, 128, 128)
@@ -134,8 +137,12 @@ def generate(ndim=2, shape=None, n_a=4, n_b=4, n_test=1, seed=0):
     rng = np.random.default_rng(seed)
     mic_a, mic_b = microscope('A', ndim), microscope('B', ndim)
     out = dict(A=[], B=[], test_A=[], test_GT=[])
+    pair_rng = np.random.default_rng([seed, 1])
     for _ in range(n_a):
-        out['A'].append(camera(scene(shape, rng), rng, **mic_a))
+        s = scene(shape, rng)
+        out['A'].append(camera(s, rng, **mic_a))
+        if paired:
+            out.setdefault('A_paired_B', []).append(camera(s, pair_rng, **mic_b))
     for _ in range(n_b):
         out['B'].append(camera(scene(shape, rng), rng, **mic_b))
     for _ in range(n_test):

@@ -47,3 +47,14 @@ def test_camera_noise_statistics():
     assert img.dtype == np.uint16
     assert img.mean() == pytest.approx(150, abs=0.5)
     assert img.var() == pytest.approx(50 + 4, rel=0.1)  # Poisson + read noise (+ rounding)
+
+
+def test_paired_option_adds_registered_b_images_without_changing_the_rest():
+    plain = synthetic.generate(2, (64, 64), n_a=2, n_b=1, n_test=1, seed=3)
+    paired = synthetic.generate(2, (64, 64), n_a=2, n_b=1, n_test=1, seed=3, paired=True)
+    for key in plain:
+        for a, b in zip(plain[key], paired[key]):
+            np.testing.assert_array_equal(a, b)
+    assert len(paired['A_paired_B']) == 2 and 'A_paired_B' not in plain
+    a, b = paired['A'][0].astype(float), paired['A_paired_B'][0].astype(float)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.5  # same scene
