@@ -58,7 +58,6 @@ def torch_trainer(size):
 
 
 def training(sizes, steps):
-    import torch
     from torch_cyclegan import conv_flops
     out = {}
     for size in sizes:
