@@ -4,13 +4,12 @@ tiled prediction on a 4096x4096 image, and the training step's achieved GFLOP/s 
 Everything is measured in one run on one machine; ratios are what to read. Writes ``speed.json`` and
 ``speed.png``.
 
-usage: python benchmarks/speed.py [--sizes 64 128 256] [--steps 10] [--out DIR]
+usage: python benchmarks/speed.py [--sizes 64 128 256] [--steps 10] [--parts training prediction memory] [--out DIR]
 """
 import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PARTS = ('training', 'prediction', 'memory')
 
 
 def median_time(fn, repeats):
@@ -120,20 +120,25 @@ def prediction(size=1024, repeats=5):
 
 
 PEAK = """
-import resource, sys, time, numpy as np
+import sys, time, numpy as np
 from c2gan_tf import C2GAN, Config
+
+def peak_kb():  # VmHWM: this process's own peak resident memory (ru_maxrss would include the parent's)
+    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
+
 m = C2GAN(Config('YX', train_seed=0), None, basedir=None)
 m.domain_stats = {'B': {'low': 100.0, 'high': 1000.0}}
 m.predict(np.zeros((64, 64), np.float32), 'YX')
 x = np.random.default_rng(0).random((4096, 4096), np.float32)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 t = time.perf_counter()
 y = m.predict(x, 'YX', n_tiles=(int(sys.argv[1]), int(sys.argv[1])))
-print('RESULT', before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter() - t)
+print('RESULT', before, peak_kb(), time.perf_counter() - t)
 """
 
 
 def peak_memory(tiles=(4, 8)):
+    """Peak resident memory of a fresh process predicting a 4096x4096 image with tiling (``VmHWM``, Linux)."""
     out = {}
     for n in tiles:
         r = subprocess.run([sys.executable, '-c', PEAK, str(n)], capture_output=True, text=True, timeout=1800)
@@ -173,25 +178,31 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--sizes', type=int, nargs='+', default=[64, 128, 256])
     p.add_argument('--steps', type=int, default=10)
+    p.add_argument('--parts', nargs='+', choices=PARTS, default=list(PARTS),
+                   help='what to measure (others are kept from an existing speed.json)')
     p.add_argument('--out', default=HERE)
     a = p.parse_args()
     sys.path.insert(0, HERE)
     import tensorflow as tf
     import torch
-    result = dict(benchmark='training and prediction speed, one run on one machine',
+    path = os.path.join(a.out, 'speed.json')
+    result = json.load(open(path)) if set(a.parts) != set(PARTS) and os.path.exists(path) else {}
+    result.update(benchmark='training and prediction speed, one run on one machine',
                   machine=dict(cpu_count=os.cpu_count(), platform=platform.platform(),
                                tensorflow=tf.__version__, torch=torch.__version__,
                                torch_threads=torch.get_num_threads(),
                                gpu=bool(tf.config.list_physical_devices('GPU'))))
-    result['training'] = training(a.sizes, a.steps)
-    result['matmul_gflops'] = matmul_gflops()
-    for s in result['training'].values():
-        s['keras_fraction_of_matmul'] = s['keras_gflops'] / result['matmul_gflops']['tensorflow']
-        s['torch_fraction_of_matmul'] = s['torch_gflops'] / result['matmul_gflops']['torch']
-    result['prediction'] = prediction()
-    result['peak_memory_4096'] = peak_memory()
-    result['peak_rss_mb_self'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    with open(os.path.join(a.out, 'speed.json'), 'w') as f:
+    if 'training' in a.parts:
+        result['training'] = training(a.sizes, a.steps)
+        result['matmul_gflops'] = matmul_gflops()
+        for s in result['training'].values():
+            s['keras_fraction_of_matmul'] = s['keras_gflops'] / result['matmul_gflops']['tensorflow']
+            s['torch_fraction_of_matmul'] = s['torch_gflops'] / result['matmul_gflops']['torch']
+    if 'prediction' in a.parts:
+        result['prediction'] = prediction()
+    if 'memory' in a.parts:
+        result['peak_memory_4096'] = peak_memory()
+    with open(path, 'w') as f:
         json.dump(result, f, indent=2)
     figure(result, os.path.join(a.out, 'speed.png'))
     print(json.dumps(result, indent=2))
