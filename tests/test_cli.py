@@ -25,8 +25,9 @@ def test_unknown_command_fails():
     assert r.returncode != 0 and 'invalid choice' in r.stderr
 
 
-def test_demo_tiny_writes_results(tmp_path):
-    r = run('demo', '--outdir', str(tmp_path / 'demo'), '--tiny', '--epochs', '1', '--steps', '3')
+@pytest.mark.parametrize('ndim,shape', [(2, (128, 128)), (3, (16, 64, 64))])
+def test_demo_tiny_writes_results(tmp_path, ndim, shape):
+    r = run('demo', '--outdir', str(tmp_path / 'demo'), '--tiny', '--epochs', '1', '--steps', '3', '--ndim', str(ndim))
     assert r.returncode == 0, r.stderr[-2000:]
     out = tmp_path / 'demo'
     for name in ('input.tif', 'restored.tif', 'ground_truth.tif', 'demo.png', 'metrics.json',
@@ -38,7 +39,7 @@ def test_demo_tiny_writes_results(tmp_path):
     assert 0 <= m['restored']['mask_iou_with_input'] <= 1
     import tifffile
     restored = tifffile.imread(out / 'restored.tif')
-    assert restored.shape == (128, 128) and restored.dtype.kind == 'f'
+    assert restored.shape == shape and restored.dtype.kind == 'f'
 
 
 def make_folders(tmp_path, ndim, dtype, n_channel=1):
