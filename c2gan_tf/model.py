@@ -421,7 +421,7 @@ class C2GAN(CARE):
         """
         from csbdeep.utils import axes_check_and_normalize
 
-        from .data import check_finite, to_network_axes
+        from .data import to_network_axes
         from .export import export_bioimageio
         generator = self._generator(direction)
         check_finite(test_input, 'test input')
@@ -433,9 +433,7 @@ class C2GAN(CARE):
             raise ValueError('the test input must be at least %d pixels along every spatial axis' % (2 * div_by))
         normalizer = self.default_normalizer(direction)
         y = self.predict(x, self.config.axes, normalizer=normalizer, direction=direction)
-        target = 'B' if direction == 'AtoB' else 'A'
-        stats = self.domain_stats.get(target, {})
-        output_range = (stats['low'], stats['high']) if isinstance(normalizer, DomainNormalizer) else None
+        output_range = (normalizer.low, normalizer.high) if isinstance(normalizer, DomainNormalizer) else None
         name = name or '%s %s (c2GAN)' % (self.name, direction)
         export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1], div_by,
                           (self.config.norm_pmin, self.config.norm_pmax), output_range=output_range, name=name,
