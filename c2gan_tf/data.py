@@ -52,7 +52,12 @@ def intensity_stats(images, pmin=1.0, pmax=99.8):
     dict
         ``{'low': float, 'high': float}``.
     """
-    lows, highs = zip(*(np.percentile(np.asarray(img, np.float64), [pmin, pmax]) for img in images))
+    return typical_range([np.percentile(np.asarray(img, np.float64), [pmin, pmax]) for img in images])
+
+
+def typical_range(percentiles):
+    """``{'low', 'high'}``: the medians of per-image ``(low, high)`` percentile pairs."""
+    lows, highs = zip(*percentiles)
     return dict(low=float(np.median(lows)), high=float(np.median(highs)))
 
 
@@ -251,16 +256,15 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
                 raise ValueError('%s (spatial shape %s) is smaller than the patch size %s'
                                  % (name, data.spatial_shape(d, i), patch_size))
     rng = np.random.default_rng(seed)
-    patches, stats = {}, {}
+    patches, ranges = {}, {}
     for d in 'AB':
-        out, lows, highs = [], [], []
+        out, ranges[d] = [], []
         for name, img in tqdm(data.images(d), total=len(data.names[d]), desc='patches of domain ' + d,
                               disable=not verbose):
             check_finite(img, name)
             img = img.astype(np.float32, copy=False)
             if normalization is not None:
-                lo, hi = np.percentile(img, normalization)
-                lows.append(lo), highs.append(hi)
+                ranges[d].append(np.percentile(img, normalization))
                 img = normalize_images([img], *normalization)[0]
             np.random.seed(rng.integers(2 ** 31))  # CSBDeep's sampler draws from numpy's global generator
             try:
@@ -274,12 +278,11 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
             out.append(p)
         X = np.concatenate(out)
         patches[d] = X[rng.permutation(len(X))]
-        stats[d] = (dict(low=float(np.median(lows)), high=float(np.median(highs)))
-                    if normalization is not None else None)
+    stats = {d: typical_range(ranges[d]) for d in 'AB'} if normalization is not None else None
     axes = 'S' + data.network_axes
     if save_file is not None:
         save_training_data(save_file, patches['A'], patches['B'], axes, stats)
-    return patches['A'], patches['B'], axes, (stats if normalization is not None else None)
+    return patches['A'], patches['B'], axes, stats
 
 
 def save_training_data(file, X_A, X_B, axes, stats=None):
@@ -293,9 +296,9 @@ def save_training_data(file, X_A, X_B, axes, stats=None):
     file = Path(file).with_suffix('.npz')
     file.parent.mkdir(parents=True, exist_ok=True)
     arrays = dict(X=X_A, Y=X_B, axes=axes)
-    for d in 'AB':
-        if stats is not None and stats.get(d) is not None:
-            arrays['stats_' + d] = np.array([stats[d]['low'], stats[d]['high']])
+    for d, r in (stats or {}).items():
+        if r is not None:
+            arrays['stats_' + d] = np.array([r['low'], r['high']])
     tmp = file.with_name('.tmp-' + file.name)
     np.savez(tmp, **arrays)
     os.replace(tmp, file)
