@@ -291,17 +291,17 @@ def save_training_data(file, X_A, X_B, axes, stats=None):
     Uncompressed, so that :func:`load_training_data` can memory-map the arrays. Written to a temporary name and
     renamed.
     """
-    import os
     from pathlib import Path
+
+    from .atomic import atomic_path
     file = Path(file).with_suffix('.npz')
     file.parent.mkdir(parents=True, exist_ok=True)
     arrays = dict(X=X_A, Y=X_B, axes=axes)
     for d, r in (stats or {}).items():
         if r is not None:
             arrays['stats_' + d] = np.array([r['low'], r['high']])
-    tmp = file.with_name('.tmp-' + file.name)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, file)
+    with atomic_path(file) as tmp:
+        np.savez(tmp, **arrays)
     return file
 
 

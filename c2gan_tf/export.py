@@ -2,9 +2,10 @@
 
 import json
 import os
-import shutil
 import tempfile
 import zipfile
+
+from .atomic import atomic_path
 
 #: Timestamp of every file in an exported zip, so that the same model gives the same bytes.
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
@@ -67,40 +68,26 @@ def write_tf2_saved_model(keras_model, folder):
     spec = tf.TensorSpec((None,) + tuple(keras_model.input.shape[1:]), tf.float32, name='input')
     archive.add_endpoint(name='serve', fn=lambda x: {'output': keras_model(x, training=False)},
                          input_signature=[spec])
-    folder = os.path.abspath(folder)
-    partial, old = '%s.tmp-%d' % (folder, os.getpid()), '%s.old-%d' % (folder, os.getpid())
-    try:  # written beside the target and renamed into place; an earlier export is kept until then
-        archive.write_out(partial, verbose=False)
-        if os.path.exists(folder):
-            os.replace(folder, old)
-        os.replace(partial, folder)
-    finally:
-        for leftover in (partial, old):
-            shutil.rmtree(leftover, ignore_errors=True)
+    with atomic_path(folder) as tmp:  # an earlier export is kept until the new one is complete
+        archive.write_out(tmp, verbose=False)
 
 
 def zip_folder(folder, fname):
     """Zip a folder's contents at the zip's root, deterministically (sorted names, fixed timestamps), atomically."""
-    tmp = '%s.tmp-%d' % (fname, os.getpid())
-    try:
-        with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as z:
-            for root, dirs, files in os.walk(folder):
-                dirs.sort()
-                if root != folder:  # folders too, so that an empty variables/ is kept
-                    info = zipfile.ZipInfo(os.path.relpath(root, folder) + '/', ZIP_DATE)
-                    info.external_attr = (0o40755 << 16) | 0x10
-                    z.writestr(info, b'')
-                for name in sorted(files):
-                    path = os.path.join(root, name)
-                    info = zipfile.ZipInfo(os.path.relpath(path, folder), ZIP_DATE)
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    info.external_attr = 0o644 << 16
-                    with open(path, 'rb') as f:
-                        z.writestr(info, f.read())
-        os.replace(tmp, fname)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(fname) as tmp, zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as z:
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            if root != folder:  # folders too, so that an empty variables/ is kept
+                info = zipfile.ZipInfo(os.path.relpath(root, folder) + '/', ZIP_DATE)
+                info.external_attr = (0o40755 << 16) | 0x10
+                z.writestr(info, b'')
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                info = zipfile.ZipInfo(os.path.relpath(path, folder), ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                with open(path, 'rb') as f:
+                    z.writestr(info, f.read())
 
 
 def export_fiji(keras_model, fname, meta):
@@ -227,9 +214,8 @@ def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, 
             tags=['c2gan', 'cyclegan', 'unsupervised', 'denoising', 'fluorescence-light-microscopy',
                   '%dd' % len(spatial_axes)] + list(tags),
             inputs=[inputs], outputs=[outputs], weights=weights)
-        partial = '%s.tmp-%d' % (path, os.getpid())  # beside the target, then renamed: never half a package
-        save_bioimageio_package(descr, output_path=partial)
-        os.replace(partial, path)
+        with atomic_path(path) as tmp:  # never half a package
+            save_bioimageio_package(descr, output_path=tmp)
     return path
 
 

@@ -12,8 +12,9 @@ from csbdeep.models.base_model import suppress_without_basedir
 from .config import DOMAINS, Config
 from .data import auto_saliency, check_finite
 from .pipeline import unpaired_dataset
+from .atomic import write_json_atomic
 from .train import (CycleTrainer, LearningRate, StopOnNonFinite, TrainingCheckpoint, WeightsCheckpoint,
-                    save_weights_atomic, write_json_atomic)
+                    save_weights_atomic)
 
 #: Generator used for each prediction direction.
 DIRECTIONS = {'AtoB': 'G', 'BtoA': 'F'}

@@ -1,15 +1,12 @@
 """Keras side of training: the history pool, the learning-rate schedule, the cycle trainer and its callbacks."""
 
-import os
-import shutil
-import tempfile
-
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from . import losses
+from .atomic import atomic_path, write_json_atomic
 from .nets import patchgan_discriminator, unet_generator
 
 #: Names of the per-step loss metrics reported by :class:`CycleTrainer` (and in the training history).
@@ -204,29 +201,10 @@ class CycleTrainer(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
-def write_json_atomic(data, path):
-    """Write JSON to a temporary file beside ``path``, then rename it into place."""
-    import json
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=os.path.dirname(os.fspath(path)) or '.')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def save_weights_atomic(model, path):
-    """Save Keras weights to a temporary file beside ``path``, then rename: a crash leaves the old file intact."""
-    path = os.fspath(path)
-    tmpdir = tempfile.mkdtemp(prefix='.tmp-', dir=os.path.dirname(path) or '.')
-    try:
-        tmp = os.path.join(tmpdir, os.path.basename(path))
+    """Save Keras weights atomically (see :func:`c2gan_tf.atomic.atomic_path`)."""
+    with atomic_path(path) as tmp:
         model.save_weights(tmp)
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def finite_logs(logs):

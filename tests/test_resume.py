@@ -104,7 +104,8 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_weights(tmp_path):
 SAVER = """
 import json, sys
 sys.path.insert(0, %r)
-from c2gan_tf.train import CycleTrainer, save_weights_atomic, write_json_atomic
+from c2gan_tf.atomic import write_json_atomic
+from c2gan_tf.train import CycleTrainer, save_weights_atomic
 from conftest import tiny_config
 c = tiny_config()
 t = CycleTrainer(c, {d: dict(threshold=0.5, polarity=1, steepness=20.0) for d in 'AB'})
@@ -150,3 +151,25 @@ def test_constant_and_zero_images_normalise_and_predict_without_nan(tmp_path):
     blank = UnpairedData.from_arrays([np.zeros((32, 32))], [np.full((32, 32), 3.0)], 'YX')
     X_A, X_B, _, _ = create_unpaired_patches(blank, (16, 16), 2, patch_filter=None, verbose=False)
     assert np.isfinite(X_A).all() and np.isfinite(X_B).all()
+
+
+def test_atomic_path_replaces_files_and_folders_only_on_success(tmp_path):
+    from c2gan_tf.atomic import atomic_path
+    target = tmp_path / 'state.json'
+    target.write_text('old')
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            open(tmp, 'w').write('half')
+            raise RuntimeError('crash while writing')
+    assert target.read_text() == 'old'
+    with atomic_path(target) as tmp:
+        assert os.path.basename(tmp) == 'state.json' and os.path.dirname(os.path.dirname(tmp)) == str(tmp_path)
+        open(tmp, 'w').write('new')
+    assert target.read_text() == 'new'
+    folder = tmp_path / 'export'
+    for content in ('first', 'second'):
+        with atomic_path(folder) as tmp:
+            os.mkdir(tmp)
+            open(os.path.join(tmp, 'f.txt'), 'w').write(content)
+    assert (folder / 'f.txt').read_text() == 'second' and sorted(os.listdir(folder)) == ['f.txt']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['export', 'state.json']  # nothing left behind
