@@ -27,7 +27,14 @@ setup(
     ],
     extras_require={
         'test': ['pytest>=7', 'scikit-image', 'hypothesis', 'nbmake'],
-        'bioimageio': ['bioimageio.core>=0.9', 'bioimageio.spec>=0.5.4'],
+        'bioimageio': [
+            'bioimageio.core>=0.9',
+            'bioimageio.spec>=0.5.4',
+            # pydantic 2.14.0 to 2.14.4 break the serialisation of bioimageio.spec 0.5.12.0 (the version that
+            # bioimageio.core 0.11.0, the newest, pins): save_bioimageio_package fails with "'index_key' is
+            # expected to be an integer or a string, got 'SerializationInfo(...)'". 2.13.4 works (checked).
+            'pydantic<2.14',
+        ],
         'benchmarks': ['scikit-image', 'PyWavelets'],
     },
     entry_points={'console_scripts': ['c2gan = c2gan_tf.cli:main']},

@@ -158,7 +158,8 @@ def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, 
     percentiles : tuple(float, float)
         Pre-processing: each image is scaled so that these percentiles become 0 and 1 (per channel).
     output_range : tuple(float, float) or None
-        Post-processing: normalised output ``v`` becomes ``low + v * (high - low)``; ``None`` keeps it normalised.
+        Post-processing: normalised output ``v`` becomes ``low + v * (high - low)``; ``None`` (or ``(0, 1)``, the
+        identity) keeps it normalised.
     name, description, authors, license, documentation, tags
         Metadata; ``documentation`` is Markdown text (a default is written when ``None``).
     """
@@ -192,7 +193,8 @@ def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, 
             preprocessing=[bio.ScaleRangeDescr(kwargs=bio.ScaleRangeKwargs(
                 axes=ids, min_percentile=percentiles[0], max_percentile=percentiles[1]))])
         postprocessing = []
-        if output_range is not None:
+        if output_range is not None and (output_range[1] - output_range[0], output_range[0]) != (1.0, 0.0):
+            # the spec refuses an identity scaling (gain 1, offset 0): a range of 0..1 needs no post-processing
             low, high = output_range
             postprocessing.append(bio.ScaleLinearDescr(kwargs=bio.ScaleLinearKwargs(gain=high - low, offset=low)))
         outputs = bio.OutputTensorDescr(

@@ -134,3 +134,22 @@ def test_bioimageio_package_validates_and_passes_the_core_test(tmp_path, rng, ax
     cropped = x[tuple(slice(0, s - s % 4) for s in x.shape)]
     np.testing.assert_allclose(np.load(tmp_path / 'test_output.npy')[0, ..., 0], model.predict(cropped, axes),
                                rtol=1e-5, atol=1e-3)
+
+
+def test_bioimageio_package_of_a_model_trained_on_normalised_data(tmp_path, rng, monkeypatch):
+    """Domain B's range 0..1 (float data already normalised): no identity scaling, and the package test-runs."""
+    spec = pytest.importorskip('bioimageio.spec')
+    core = pytest.importorskip('bioimageio.core')
+    c = tiny_config('YX')
+    model = C2GAN(c, 'model', str(tmp_path))
+    stats = {'A': {'low': 0.0, 'high': 1.0}, 'B': {'low': 0.0, 'high': 1.0}}
+    model.train(random_patches(c, 4), random_patches(c, 4, seed=1), epochs=1, steps_per_epoch=2,
+                intensity_stats=stats)
+    x = rng.random((40, 48), np.float32)
+    path = model.export_bioimageio(str(tmp_path / 'package.zip'), x, 'YX')
+    descr = spec.load_description(path)
+    assert descr.validation_summary.status == 'valid-format', descr.validation_summary.format()
+    assert [str(p.id) for p in descr.outputs[0].postprocessing if str(p.id) != 'ensure_dtype'] == []
+    monkeypatch.chdir(tmp_path)
+    summary = core.test_model(path)
+    assert summary.status == 'passed', summary.format()
