@@ -13,11 +13,13 @@ def _demo(args):
 
 
 def _datagen(args):
+    from csbdeep.data import no_background_patches
+
     from .data import UnpairedData, create_unpaired_patches
     data = UnpairedData.from_folder(args.basepath, args.source_dirs, args.target_dir, args.axes, args.pattern)
     print(data.description)
     X_A, X_B, axes, _ = create_unpaired_patches(
-        data, args.patch_size, args.n_patches, patch_filter=None if args.keep_background else 'default',
+        data, args.patch_size, args.n_patches, patch_filter=no_background_patches() if args.skip_background else None,
         normalization=(args.pmin, args.pmax), save_file=args.out, seed=args.seed)
     print('%d patches of A and %d of B, axes %s, saved to %s' % (len(X_A), len(X_B), axes, args.out))
 
@@ -155,7 +157,9 @@ def build_parser():
     p.add_argument('--pattern', default='*.tif*', help='file name pattern (default: %(default)s)')
     p.add_argument('--pmin', type=float, default=1.0, help='low normalisation percentile (default: %(default)s)')
     p.add_argument('--pmax', type=float, default=99.8, help='high normalisation percentile (default: %(default)s)')
-    p.add_argument('--keep-background', action='store_true', help='also keep background-only patches')
+    p.add_argument('--skip-background', action='store_true',
+                   help="skip background-only patches (csbdeep's no_background_patches) in both domains; on noisy "
+                        'data it keeps far more patches of A than of B, which biases training (default: keep all)')
     p.add_argument('--seed', type=int, default=None, help='random seed')
     p.add_argument('--out', default='patches.npz', help='output file (default: %(default)s)')
     p.set_defaults(func=_datagen)

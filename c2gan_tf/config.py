@@ -54,11 +54,15 @@ class Config(BaseConfig):
         Time constant of the decay in steps; ``None`` (default) uses a sixth of all training steps.
     struct_threshold_A, struct_threshold_B : float or None
         Saliency threshold of each domain on normalised intensities; ``None`` (default) chooses it by Otsu's
-        method on that domain's training data.
+        method on that domain's smoothed training data, so that each domain's mask marks its own structure.
     struct_polarity_A, struct_polarity_B : int or None
         +1 for bright foreground (fluorescence), -1 for dark; ``None`` (default) chooses it from the data.
     struct_steepness_A, struct_steepness_B : float
-        Steepness ``k`` of each domain's soft mask per unit of normalised intensity (default 20).
+        Steepness ``k`` of each domain's soft mask per unit of normalised intensity (default 50).
+    struct_sigma : float
+        Gaussian smoothing (pixels) of images before their saliency masks are taken, in the loss and for the
+        automatic thresholds (default 2; 0: per-pixel masks). Without it, masks of noisy images follow the
+        noise, and the structural loss rewards a generator that keeps the noise.
     norm_pmin, norm_pmax : float
         Percentiles used to normalise images (1 and 99.8), in training data and by default in prediction.
     train_patch_size : tuple of int
@@ -109,7 +113,8 @@ class Config(BaseConfig):
         for d in DOMAINS:
             setattr(self, 'struct_threshold_' + d, None)
             setattr(self, 'struct_polarity_' + d, None)
-            setattr(self, 'struct_steepness_' + d, 20.0)
+            setattr(self, 'struct_steepness_' + d, 50.0)
+        self.struct_sigma = 2.0
 
         self.norm_pmin = 1.0
         self.norm_pmax = 99.8
@@ -142,8 +147,9 @@ class Config(BaseConfig):
         return (None,) * self.n_dim + (self.n_channel_in,)
 
     def saliency(self, domain):
-        """The user's saliency settings of a domain: dict with threshold, polarity, steepness (None = automatic)."""
-        return {key: getattr(self, 'struct_%s_%s' % (key, domain)) for key in ('threshold', 'polarity', 'steepness')}
+        """The user's saliency settings of a domain: threshold, polarity, steepness (None = automatic), sigma."""
+        keys = ('threshold', 'polarity', 'steepness')
+        return dict({key: getattr(self, 'struct_%s_%s' % (key, domain)) for key in keys}, sigma=self.struct_sigma)
 
     def is_valid(self, return_invalid=False):
         """Check the configuration.
@@ -194,6 +200,7 @@ class Config(BaseConfig):
         ok['struct_rho0'] = is_num(self.struct_rho0, 0)
         ok['struct_decay'] = self.struct_decay in ('exp', 'constant')
         ok['struct_tau'] = self.struct_tau is None or is_num(self.struct_tau, 0, strict_low=True)
+        ok['struct_sigma'] = is_num(self.struct_sigma, 0, 10)
         for d in DOMAINS:
             s = self.saliency(d)
             ok['struct_threshold_' + d] = s['threshold'] is None or is_num(s['threshold'])

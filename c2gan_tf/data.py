@@ -1,5 +1,7 @@
 """Training data: normalisation, per-domain statistics, unpaired patch sampling, augmentation, tf.data input."""
 
+import warnings
+
 import numpy as np
 from csbdeep.utils import axes_check_and_normalize, axes_dict, move_image_axes, normalize
 
@@ -61,21 +63,29 @@ def typical_range(percentiles):
     return dict(low=float(np.median(lows)), high=float(np.median(highs)))
 
 
-def auto_saliency(patches, threshold=None, polarity=None, steepness=20.0, max_patches=1000, seed=0):
+def auto_saliency(patches, threshold=None, polarity=None, steepness=50.0, sigma=2.0, max_patches=1000, seed=0):
     """Saliency settings of a domain, filling in what is ``None`` from its normalised training patches.
 
-    The threshold is Otsu's on the channel mean; the polarity is +1 (bright foreground) when fewer values lie
-    above the threshold than below it, -1 otherwise. Both are estimated on at most ``max_patches`` patches drawn
-    at random (so that memory-mapped data is not read whole).
+    The patches' channel mean is smoothed as the structural loss smooths it (a Gaussian of ``sigma`` pixels,
+    :func:`c2gan_tf.losses.gaussian_smooth`); the threshold is Otsu's on these values, so it separates each
+    domain's structure from its background rather than its noise from its noise. The polarity is +1 (bright
+    foreground) when fewer values lie above the threshold than below it, -1 otherwise. Both are estimated on at
+    most ``max_patches`` patches drawn at random (so that memory-mapped data is not read whole).
+
+    Returns
+    -------
+    dict
+        ``threshold``, ``polarity``, ``steepness`` and ``sigma``.
     """
+    from .losses import gaussian_smooth
     if len(patches) > max_patches:
         patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
-    values = np.asarray(patches, np.float32).mean(axis=-1)
+    values = np.asarray(gaussian_smooth(np.asarray(patches, np.float32).mean(axis=-1), sigma))
     if threshold is None:
         threshold = otsu_threshold(values)
     if polarity is None:
         polarity = 1 if np.mean(values > threshold) <= 0.5 else -1
-    return dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness))
+    return dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness), sigma=float(sigma))
 
 
 def network_axes(axes):
@@ -208,7 +218,29 @@ class UnpairedData:
                             % (len(images['A']), len(images['B']), axes))
 
 
-def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter='default',
+def patch_acceptance(img, patch_size, patch_filter):
+    """Fraction of patch positions in an image that a CSBDeep patch filter accepts (1 without a filter).
+
+    A filter must treat both domains alike: csbdeep's ``no_background_patches``, whose threshold is relative to
+    each image's own brightest pixels, accepts almost every patch of a noisy image and few of a clean one, so the
+    good domain ends up holding more structure than the degraded one and the discriminator rewards adding it.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        Normalised image, channels last (as :meth:`UnpairedData.images` yields it).
+    patch_size : tuple of int
+        Spatial patch size.
+    patch_filter : callable or None
+    """
+    if patch_filter is None:
+        return 1.0
+    mask = patch_filter((img, img), tuple(patch_size) + (img.shape[-1],), np.float32)
+    border = tuple(slice(p // 2, s - (p - 1 - p // 2)) for s, p in zip(mask.shape, tuple(patch_size) + (1,)))
+    return float(np.mean(mask[border]))
+
+
+def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=None,
                             normalization=(1.0, 99.8), save_file=None, seed=None, verbose=True):
     """Random patches of each domain, drawn independently (unpaired), normalised per image.
 
@@ -218,9 +250,11 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
     patch_size : tuple of int
         Spatial patch size, in the order of the spatial axes of ``data.axes``.
     n_patches_per_image : int
-    patch_filter : callable, None or 'default'
-        CSBDeep patch filter (see :func:`csbdeep.data.no_background_patches`), applied to the normalised image;
-        ``'default'`` skips background-only patches with ``no_background_patches()``; ``None`` takes any patch.
+    patch_filter : callable or None
+        CSBDeep patch filter (see :func:`csbdeep.data.no_background_patches`), applied to each normalised image of
+        both domains; ``None`` (default, as the original c2GAN) takes any patch. A filter that accepts very
+        different fractions of the two domains' patches biases training (see :func:`patch_acceptance`): a warning
+        says so when the median fractions differ by more than 10 %.
     normalization : tuple(float, float) or None
         Percentiles ``(pmin, pmax)`` that normalise each image to about 0..1 (per channel); ``None`` keeps the
         intensities as they are.
@@ -239,12 +273,9 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
     stats : dict
         ``{'A': {'low', 'high'}, 'B': {...}}`` from the raw images (``None`` without normalisation).
     """
-    from csbdeep.data import no_background_patches
     from csbdeep.data.generate import sample_patches_from_multiple_stacks
     from tqdm.auto import tqdm
 
-    if patch_filter == 'default':
-        patch_filter = no_background_patches()
     patch_size = tuple(int(p) for p in patch_size)
     n_dim = len(data.network_axes) - 1
     if len(patch_size) != n_dim:
@@ -256,9 +287,9 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
                 raise ValueError('%s (spatial shape %s) is smaller than the patch size %s'
                                  % (name, data.spatial_shape(d, i), patch_size))
     rng = np.random.default_rng(seed)
-    patches, ranges = {}, {}
+    patches, ranges, accepted = {}, {}, {}
     for d in 'AB':
-        out, ranges[d] = [], []
+        out, ranges[d], accepted[d] = [], [], []
         for name, img in tqdm(data.images(d), total=len(data.names[d]), desc='patches of domain ' + d,
                               disable=not verbose):
             check_finite(img, name)
@@ -266,6 +297,8 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
             if normalization is not None:
                 ranges[d].append(np.percentile(img, normalization))
                 img = normalize_images([img], *normalization)[0]
+            if patch_filter is not None:
+                accepted[d].append(patch_acceptance(img, patch_size, patch_filter))
             np.random.seed(rng.integers(2 ** 31))  # CSBDeep's sampler draws from numpy's global generator
             try:
                 (p,) = sample_patches_from_multiple_stacks((img,), patch_size + (img.shape[-1],), n_patches_per_image,
@@ -278,6 +311,13 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
             out.append(p)
         X = np.concatenate(out)
         patches[d] = X[rng.permutation(len(X))]
+    if patch_filter is not None:
+        fractions = {d: float(np.median(accepted[d])) for d in 'AB'}
+        if abs(fractions['A'] - fractions['B']) > 0.1:
+            warnings.warn('the patch filter accepts %.0f %% of the patch positions of domain A and %.0f %% of '
+                          'domain B: the domains are sampled unequally, which biases training; consider '
+                          'patch_filter=None'
+                          % (100 * fractions['A'], 100 * fractions['B']))
     stats = {d: typical_range(ranges[d]) for d in 'AB'} if normalization is not None else None
     axes = 'S' + data.network_axes
     if save_file is not None:

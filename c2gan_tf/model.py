@@ -70,8 +70,8 @@ class C2GAN(CARE):
     keras_model : keras.Model
         The generator G (A -> B).
     domain_stats : dict
-        Per domain (``'A'``, ``'B'``): saliency ``threshold``, ``polarity``, ``steepness`` used in training and,
-        if given to :meth:`train`, the intensity range ``low``/``high``. Saved as ``domain_stats.json``.
+        Per domain (``'A'``, ``'B'``): saliency ``threshold``, ``polarity``, ``steepness``, ``sigma`` used in training,
+        and, if given to :meth:`train`, the intensity range ``low``/``high``. Saved as ``domain_stats.json``.
     """
 
     def __init__(self, config, name=None, basedir='.'):
@@ -110,8 +110,10 @@ class C2GAN(CARE):
         if path.exists():
             with open(path) as f:
                 self.domain_stats = json.load(f)
-            self.trainer.saliency = {d: {k: self.domain_stats[d][k] for k in ('threshold', 'polarity', 'steepness')}
-                                     for d in DOMAINS}
+            # model folders written before masks were smoothed have no sigma: their masks stay per pixel
+            keys = ('threshold', 'polarity', 'steepness')
+            self.trainer.saliency = {d: dict({k: self.domain_stats[d][k] for k in keys},
+                                             sigma=self.domain_stats[d].get('sigma', 0.0)) for d in DOMAINS}
 
     @suppress_without_basedir(warn=True)
     def load_weights(self, name='weights_best.weights.h5'):
@@ -169,7 +171,9 @@ class C2GAN(CARE):
             them.
         validation_data : tuple(numpy.ndarray, numpy.ndarray) or None
             Patches ``(X_A_val, X_B_val)``. With them, the losses are also reported on validation data
-            (``val_*``) and the weights with the lowest ``val_loss`` are kept as ``weights_best``.
+            (``val_*``) and the weights with the lowest ``val_dist`` (how unlike real B patches G(x) looks, in
+            intensities and texture, :func:`c2gan_tf.losses.distribution_distance`: no ground truth needed) are
+            kept as ``weights_best``.
         epochs, steps_per_epoch : int or None
             Override the values of the configuration.
         intensity_stats : dict or None
@@ -191,7 +195,8 @@ class C2GAN(CARE):
         -------
         keras.callbacks.History
             Per epoch (of the whole run, when resumed): the total generator ``loss``, ``adv``, ``cycle``,
-            ``identity``, ``struct``, ``disc``, ``struct_weight`` and ``lr`` (and ``val_*`` with validation data).
+            ``identity``, ``struct``, ``disc``, ``dist``, ``struct_weight`` and ``lr`` (and ``val_*`` with
+            validation data).
 
         Raises
         ------

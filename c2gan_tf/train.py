@@ -9,8 +9,10 @@ from . import losses
 from .atomic import atomic_path, write_json_atomic
 from .nets import patchgan_discriminator, unet_generator
 
-#: Names of the per-step loss metrics reported by :class:`CycleTrainer` (and in the training history).
-LOSS_NAMES = ('loss', 'adv', 'cycle', 'identity', 'struct', 'disc')
+#: Names of the per-step loss metrics reported by :class:`CycleTrainer` (and in the training history): the
+#: generators' weighted total, its terms, the discriminators' loss, and the distribution distance of G(x) and y
+#: (:func:`c2gan_tf.losses.distribution_distance`; ``val_dist`` picks ``weights_best``).
+LOSS_NAMES = ('loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'dist')
 
 
 class ImagePool(keras.layers.Layer):
@@ -99,7 +101,7 @@ class CycleTrainer(keras.Model):
     ----------
     config : :class:`c2gan_tf.Config`
     saliency : dict
-        ``{'A': {...}, 'B': {...}}``: threshold, polarity and steepness of each domain's saliency mask.
+        ``{'A': {...}, 'B': {...}}``: threshold, polarity, steepness and sigma of each domain's saliency mask.
     total_steps : int
         Steps of the whole training run (sets the decays of the learning rate and the structural weight).
     """
@@ -145,8 +147,9 @@ class CycleTrainer(keras.Model):
         Returns
         -------
         dict
-            ``adv``, ``cycle``, ``identity``, ``struct`` and the weighted total ``loss``, plus the generated
-            ``fake_a = F(y)`` and ``fake_b = G(x)``.
+            ``adv``, ``cycle``, ``identity``, ``struct`` and the weighted total ``loss``, the distribution
+            distance ``dist`` of G(x) and y (not trained on), plus the generated ``fake_a = F(y)`` and
+            ``fake_b = G(x)``.
         """
         c = self.config
         fake_b, fake_a = self.G(x, training=training), self.F(y, training=training)
@@ -162,6 +165,7 @@ class CycleTrainer(keras.Model):
         out['struct'] = losses.structural_loss(x, fake_b, y, fake_a, self.saliency['A'], self.saliency['B'])
         out['loss'] = (out['adv'] + c.lambda_cycle * out['cycle'] + c.lambda_identity * out['identity']
                        + self.structural_weight() * out['struct'])
+        out['dist'] = losses.distribution_distance(ops.stop_gradient(fake_b), y)
         return out
 
     def discriminator_loss(self, x, y, fake_a, fake_b, training=False):
@@ -215,10 +219,11 @@ def finite_logs(logs):
 class TrainingCheckpoint(keras.callbacks.Callback):
     """After every epoch, save everything training needs to resume, and the history so far.
 
-    Epochs with non-finite losses are not saved. The checkpoint (``tf.train.CheckpointManager``: all four networks with the history pools, both optimizers
-    with their step counters, which drive the learning-rate and structural-weight schedules, and the epoch
-    counter) is written first; ``state_path`` (JSON: the epoch and the history) is then renamed into place. The
-    manager keeps the previous checkpoint, so a crash at any moment leaves a complete one.
+    Epochs with non-finite losses are not saved. The checkpoint (``tf.train.CheckpointManager``: all four networks
+    with the history pools, both optimizers with their step counters, which drive the learning-rate and
+    structural-weight schedules, and the epoch counter) is written first; ``state_path`` (JSON: the epoch and the
+    history) is then renamed into place. The manager keeps the previous checkpoint, so a crash at any moment leaves
+    a complete one.
 
     Parameters
     ----------
@@ -279,7 +284,7 @@ class WeightsCheckpoint(keras.callbacks.Callback):
         Log entry to minimise.
     """
 
-    def __init__(self, now=None, best=None, monitor='val_loss'):
+    def __init__(self, now=None, best=None, monitor='val_dist'):
         super().__init__()
         self.now, self.best, self.monitor = now, best, monitor
         self.best_value = float('inf')

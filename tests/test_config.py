@@ -53,5 +53,6 @@ def test_unknown_parameter_is_refused():
 
 def test_saliency_settings_per_domain():
     c = Config('YX', struct_threshold_A=0.2, struct_polarity_A=-1, struct_steepness_B=7.0)
-    assert c.saliency('A') == dict(threshold=0.2, polarity=-1, steepness=20.0)
-    assert c.saliency('B') == dict(threshold=None, polarity=None, steepness=7.0)
+    assert c.saliency('A') == dict(threshold=0.2, polarity=-1, steepness=50.0, sigma=2.0)
+    assert c.saliency('B') == dict(threshold=None, polarity=None, steepness=7.0, sigma=2.0)
+    assert Config('YX', struct_sigma=0).saliency('A')['sigma'] == 0

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from csbdeep.data import no_background_patches
 
-from c2gan_tf import data, pipeline
+from c2gan_tf import data, losses, pipeline, synthetic
 from c2gan_tf.data import UnpairedData
 
 
@@ -28,11 +29,24 @@ def test_auto_saliency_finds_threshold_and_polarity(rng):
     bright = np.zeros((4, 16, 16, 1), np.float32)
     bright[:, 4:8, 4:8] = 1.0
     bright += rng.normal(0, 0.02, bright.shape).astype(np.float32)
-    s = data.auto_saliency(bright)
-    assert 0.2 < s['threshold'] < 0.8 and s['polarity'] == 1 and s['steepness'] == 20
-    assert data.auto_saliency(1 - bright)['polarity'] == -1
+    s = data.auto_saliency(bright, sigma=0)
+    assert 0.2 < s['threshold'] < 0.8 and s['polarity'] == 1 and s['steepness'] == 50 and s['sigma'] == 0
+    assert data.auto_saliency(1 - bright, sigma=0)['polarity'] == -1
     assert data.auto_saliency(bright, threshold=0.1, polarity=-1, steepness=3) == \
-        dict(threshold=0.1, polarity=-1, steepness=3.0)
+        dict(threshold=0.1, polarity=-1, steepness=3.0, sigma=2.0)
+
+
+def test_auto_saliency_thresholds_smoothed_structure_not_noise(rng):
+    """On a noisy image Otsu's threshold of raw pixels splits the noise; after smoothing it splits the structure."""
+    clean = np.zeros((8, 32, 32, 1), np.float32)
+    clean[:, 8:24, 8:24] = 0.5
+    noisy = clean + rng.normal(0, 0.3, clean.shape).astype(np.float32)
+    smoothed = data.auto_saliency(noisy)
+    assert smoothed['sigma'] == 2.0 and abs(smoothed['threshold'] - 0.25) < 0.08
+    mask = np.asarray(losses.saliency_mask(noisy, **smoothed))
+    truth = clean[..., 0] > 0.25
+    per_pixel = np.asarray(losses.saliency_mask(noisy, **data.auto_saliency(noisy, sigma=0)))
+    assert np.mean((mask > 0.5) == truth) > 0.9 > np.mean((per_pixel > 0.5) == truth)
 
 
 def test_create_unpaired_patches_in_bounds_and_skip_background(rng):
@@ -40,10 +54,11 @@ def test_create_unpaired_patches_in_bounds_and_skip_background(rng):
     img[40:50, 40:50] = 1.0
     img += rng.random(img.shape).astype(np.float32) * 1e-3
     unpaired = UnpairedData.from_arrays([img], [img, img], 'YX')
-    X_A, X_B, axes, stats = data.create_unpaired_patches(unpaired, (16, 16), 20, seed=0, verbose=False)
+    X_A, X_B, axes, stats = data.create_unpaired_patches(unpaired, (16, 16), 20, seed=0, verbose=False,
+                                                         patch_filter=no_background_patches())
     assert X_A.shape == (20, 16, 16, 1) and X_B.shape == (40, 16, 16, 1) and axes == 'SYXC'
     assert all(p.max() > 0.5 for p in X_A)  # no background-only patch
-    anywhere = data.create_unpaired_patches(unpaired, (16, 16), 40, patch_filter=None, seed=0, verbose=False)[0]
+    anywhere = data.create_unpaired_patches(unpaired, (16, 16), 40, seed=0, verbose=False)[0]  # the default
     assert any(p.max() < 0.5 for p in anywhere)
     assert stats['A']['high'] == pytest.approx(np.percentile(img, 99.8))
     with pytest.raises(ValueError, match=r'A\[0\].*smaller than the patch size'):
@@ -87,3 +102,24 @@ def test_check_finite_in_chunks_and_auto_saliency_subsample(rng):
     big = np.concatenate([np.zeros((1500, 4, 4, 1)), np.ones((1500, 4, 4, 1))]).astype(np.float32)
     s = data.auto_saliency(big, max_patches=100)
     assert 0 < s['threshold'] < 1 and s['polarity'] in (1, -1)
+
+
+def test_default_sampling_treats_a_noisy_and_a_clean_copy_of_a_scene_alike():
+    """Failure mode 1: a background filter relative to each image's brightest pixels keeps almost every patch of
+    a noisy image and few of a clean one; the default sampler accepts the same fraction of both."""
+    rng = np.random.default_rng(0)
+    s = synthetic.scene((192, 192), rng, n_nuclei=1, n_filaments=3, n_puncta=10)
+    noisy = synthetic.camera(s, rng, **synthetic.microscope('A'))
+    clean = synthetic.expected_image(s, **synthetic.microscope('B'))
+    noisy, clean = data.normalize_images([noisy[..., None].astype(np.float32), clean[..., None]])
+
+    def fractions(patch_filter):
+        return [data.patch_acceptance(img, (32, 32), patch_filter) for img in (noisy, clean)]
+
+    a, b = fractions(None)
+    assert abs(a - b) < 0.1
+    a, b = fractions(no_background_patches())  # the sampling of earlier versions
+    assert a > 0.9 and b < 0.4
+    unpaired = UnpairedData.from_arrays([noisy[..., 0]], [clean[..., 0]], 'YX')
+    with pytest.warns(UserWarning, match='sampled unequally'):
+        data.create_unpaired_patches(unpaired, (32, 32), 4, patch_filter=no_background_patches(), verbose=False)

@@ -71,3 +71,41 @@ def test_learning_rate_schedule():
     np.testing.assert_allclose(lr, [2e-4, 2e-4, 1e-4, 0, 0], atol=1e-12)
     assert float(losses.learning_rate(80, 1e-3, 100, decay_start=0.6)) == pytest.approx(5e-4)
     assert float(losses.learning_rate(99, 2e-4, 100, decay='constant')) == pytest.approx(2e-4)
+
+
+def reference_smooth(v, sigma):
+    """Separable Gaussian smoothing in float64 with numpy alone (mirrored borders, scipy's kernel radius)."""
+    k = losses.gaussian_kernel(sigma).astype(np.float64)
+    r = len(k) // 2
+    out = np.asarray(v, np.float64)
+    for axis in range(1, out.ndim):
+        out = np.apply_along_axis(lambda row: np.convolve(np.pad(row, r, mode='symmetric'), k, 'valid'), axis, out)
+    return out
+
+
+@pytest.mark.parametrize('shape', [(2, 32, 40), (1, 8, 16, 20)])
+def test_gaussian_smooth_matches_a_numpy_reference(shape, rng):
+    v = rng.random(shape).astype('f4')
+    np.testing.assert_allclose(np.asarray(losses.gaussian_smooth(v, 2.0)), reference_smooth(v, 2.0), atol=1e-5)
+    assert losses.gaussian_smooth(v, 0) is v
+    k = losses.gaussian_kernel(2.0)
+    assert len(k) == 13 and k.sum() == pytest.approx(1) and k.argmax() == 6
+
+
+def test_saliency_mask_of_smoothed_image(rng):
+    img = rng.random((2, 24, 24, 1)).astype('f4')
+    got = np.asarray(losses.saliency_mask(img, threshold=0.5, polarity=1, steepness=50, sigma=1.5))
+    np.testing.assert_allclose(got, sigmoid(50 * (reference_smooth(img[..., 0], 1.5) - 0.5)), atol=1e-4)
+
+
+def test_distribution_distance_compares_intensities_and_texture_without_pairing(rng):
+    from scipy.stats import wasserstein_distance as w1
+    a, b = rng.random((2, 8, 8, 1)).astype('f4'), rng.normal(0.3, 0.2, (2, 8, 8, 1)).astype('f4')
+    texture = [w1(np.abs(np.diff(a, axis=i)).ravel(), np.abs(np.diff(b, axis=i)).ravel()) for i in (1, 2)]
+    expected = w1(a.ravel(), b.ravel()) + np.mean(texture)
+    assert float(losses.distribution_distance(a, b)) == pytest.approx(expected, rel=1e-5)
+    # unpaired: flipped images look the same
+    assert float(losses.distribution_distance(b[::-1, :, ::-1], b)) == pytest.approx(0, abs=1e-7)
+    # a smooth image and a noisy one with the same intensities differ by their texture
+    smooth = np.sort(a, axis=None).reshape(a.shape)
+    assert float(losses.distribution_distance(smooth, a)) > 0.1 > w1(smooth.ravel(), a.ravel())

@@ -8,19 +8,22 @@ from conftest import tiny_config
 
 
 @pytest.mark.parametrize('axes,shape', [('YX', (48, 64)), ('ZYX', (8, 16, 24)), ('YXC', (32, 32))])
-def test_generator_keeps_shape_and_is_residual_linear(axes, shape, rng):
-    c = tiny_config(axes, n_channel=2 if 'C' in axes else 1)
+@pytest.mark.parametrize('residual', [False, True])
+def test_generator_keeps_shape_is_linear_and_residual_only_when_asked(axes, shape, residual, rng):
+    c = tiny_config(axes, n_channel=2 if 'C' in axes else 1, unet_residual=residual)
     g = unet_generator(c, 'G')
     x = rng.random((1,) + shape + (c.n_channel_in,), np.float32)
     y = g.predict(x, verbose=0)
     assert y.shape == x.shape
     assert g.layers[-1].get_config()['activation'] == 'linear'
-    # residual: zeroing the last convolution leaves the identity
+    # zeroing the last convolution leaves the identity (residual) or zero (the default: no input skip)
     conv = [layer for layer in g.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv3D))][-1]
     conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])
-    np.testing.assert_allclose(g.predict(x, verbose=0), x, atol=1e-6)
+    np.testing.assert_allclose(g.predict(x, verbose=0), x if residual else 0 * x, atol=1e-6)
     # a linear output does not squash large values
-    assert np.abs(g.predict(100 * x, verbose=0)).max() > 50
+    kernel, bias = conv.get_weights()
+    conv.set_weights([kernel, np.full_like(bias, 1000.0)])
+    np.testing.assert_allclose(g.predict(x, verbose=0), 1000 + (x if residual else 0 * x), rtol=1e-6)
 
 
 def test_networks_use_keras_layers_only_and_save_as_keras(tmp_path, rng):

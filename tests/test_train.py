@@ -95,7 +95,8 @@ def test_train_step_updates_all_four_networks_and_reports_losses():
     for name, weights in before.items():
         after = getattr(t, name).trainable_variables
         assert any(not np.array_equal(a, b.numpy()) for a, b in zip(weights, after)), name + ' was not updated'
-    assert set(history.history) == {'loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'struct_weight', 'lr'}
+    assert set(history.history) == {'loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'dist', 'struct_weight',
+                                    'lr'}
     assert all(np.isfinite(v).all() for v in history.history.values())
     # learning rate constant for the first half, then decaying linearly (logged after steps 2 and 4 of 4)
     np.testing.assert_allclose(history.history['lr'], [2e-4, 0.0], atol=1e-10)
@@ -133,3 +134,29 @@ def test_mixed_precision_computes_in_float16_with_float32_weights_and_outputs(tm
     assert keras.config.dtype_policy().name == 'float32'  # the global policy is left as it was
     reloaded = C2GAN(None, 'mixed', str(tmp_path))
     assert reloaded.trainer.G.layers[1].compute_dtype == 'float16'
+
+
+def identity_departure(model, x):
+    """How far G is from the identity (the spread of G(x) - x beyond a constant, per unit of the input's spread),
+    and how much of the input it keeps (correlation of G(x) with x)."""
+    g = model.trainer.G.predict(x, verbose=0)
+    r = g - x
+    return np.std(r - r.mean(axis=(1, 2, 3), keepdims=True)) / np.std(x), np.corrcoef(g.ravel(), x.ravel())[0, 1]
+
+
+def test_plain_cyclegan_leaves_the_identity_with_the_default_networks():
+    """Failure mode 3: a residual generator starts at the identity, where the cycle loss is 0. With the default
+    networks and sampling, plain CycleGAN on noisy-to-clean data leaves it within 100 steps and keeps the content
+    (the 4-filter networks of these tests do not: they stay at the identity)."""
+    from c2gan_tf import C2GAN, Config, synthetic
+    from c2gan_tf.data import UnpairedData, create_unpaired_patches
+    d = synthetic.generate(2, shape=(128, 128), n_a=2, n_b=2, n_test=0, seed=0)
+    X_A, X_B, _, _ = create_unpaired_patches(UnpairedData.from_arrays(d['A'], d['B'], 'YX'), (32, 32), 64, seed=0,
+                                             verbose=False)
+    config = Config('YX', struct_rho0=0.0, train_patch_size=(32, 32), train_batch_size=4, train_seed=0,
+                    train_tensorboard=False)
+    model = C2GAN(config, None, None)
+    assert identity_departure(model, X_A[:16])[0] < 0.1  # it starts near the identity
+    model.train(X_A, X_B, epochs=1, steps_per_epoch=100)
+    departure, kept = identity_departure(model, X_A[:16])
+    assert departure > 0.2 and kept > 0.8
