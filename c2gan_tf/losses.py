@@ -123,12 +123,23 @@ def distribution_distance(a, b):
 
     The 1-Wasserstein distance of their intensities plus, averaged over the spatial axes, that of the magnitudes of
     their finite differences (texture: noise, or its absence). For ``a = G(x)`` and ``b`` real domain-B patches
-    this needs no ground truth. On W2S it tracked the restoration's PSNR from epoch to epoch (correlation -0.98)
-    where the cycle and structural losses, which are 0 at the identity, rose as the generator learned.
+    this needs no ground truth; :func:`selection_score` adds the structural loss to it.
     """
     n = len(a.shape) - 2
     texture = [_wasserstein(ops.abs(ops.diff(a, axis=i)), ops.abs(ops.diff(b, axis=i))) for i in range(1, n + 1)]
     return _wasserstein(a, b) + sum(texture) / n
+
+
+def selection_score(struct, dist):
+    """Checkpoint selection without ground truth, on held-out patches: ``struct + dist``.
+
+    A restoration must look like real domain-B images (``dist``, :func:`distribution_distance` of G(x) and y) and
+    keep the content of its input (``struct``, the structural loss). Each alone fails: the structural loss is
+    smallest near the identity, and the distribution distance cannot see content that was changed (on W2S,
+    plain CycleGAN's last epochs matched B's intensities and texture while losing 3 dB). The cycle loss is left
+    out: it is 0 at the identity and rose as the generators learned.
+    """
+    return struct + dist
 
 
 def structural_weight(step, rho0, tau=None, decay='exp'):

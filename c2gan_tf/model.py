@@ -171,9 +171,9 @@ class C2GAN(CARE):
             them.
         validation_data : tuple(numpy.ndarray, numpy.ndarray) or None
             Patches ``(X_A_val, X_B_val)``. With them, the losses are also reported on validation data
-            (``val_*``) and the weights with the lowest ``val_dist`` (how unlike real B patches G(x) looks, in
-            intensities and texture, :func:`c2gan_tf.losses.distribution_distance`: no ground truth needed) are
-            kept as ``weights_best``.
+            (``val_*``) and the weights with the lowest ``val_select`` (structural loss plus how unlike real B
+            patches G(x) looks, :func:`c2gan_tf.losses.selection_score`: no ground truth needed) are kept as
+            ``weights_best``.
         epochs, steps_per_epoch : int or None
             Override the values of the configuration.
         intensity_stats : dict or None
@@ -195,8 +195,8 @@ class C2GAN(CARE):
         -------
         keras.callbacks.History
             Per epoch (of the whole run, when resumed): the total generator ``loss``, ``adv``, ``cycle``,
-            ``identity``, ``struct``, ``disc``, ``dist``, ``struct_weight`` and ``lr`` (and ``val_*`` with
-            validation data).
+            ``identity``, ``struct``, ``disc``, ``dist``, ``select``, ``struct_weight`` and ``lr`` (and ``val_*``
+            with validation data).
 
         Raises
         ------

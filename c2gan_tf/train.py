@@ -10,9 +10,10 @@ from .atomic import atomic_path, write_json_atomic
 from .nets import patchgan_discriminator, unet_generator
 
 #: Names of the per-step loss metrics reported by :class:`CycleTrainer` (and in the training history): the
-#: generators' weighted total, its terms, the discriminators' loss, and the distribution distance of G(x) and y
-#: (:func:`c2gan_tf.losses.distribution_distance`; ``val_dist`` picks ``weights_best``).
-LOSS_NAMES = ('loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'dist')
+#: generators' weighted total, its terms, the discriminators' loss, the distribution distance of G(x) and y
+#: (:func:`c2gan_tf.losses.distribution_distance`) and the selection score (:func:`c2gan_tf.losses.selection_score`;
+#: ``val_select`` picks ``weights_best``).
+LOSS_NAMES = ('loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'dist', 'select')
 
 
 class ImagePool(keras.layers.Layer):
@@ -148,8 +149,8 @@ class CycleTrainer(keras.Model):
         -------
         dict
             ``adv``, ``cycle``, ``identity``, ``struct`` and the weighted total ``loss``, the distribution
-            distance ``dist`` of G(x) and y (not trained on), plus the generated ``fake_a = F(y)`` and
-            ``fake_b = G(x)``.
+            distance ``dist`` of G(x) and y and the selection score ``select`` (neither is trained on), plus the
+            generated ``fake_a = F(y)`` and ``fake_b = G(x)``.
         """
         c = self.config
         fake_b, fake_a = self.G(x, training=training), self.F(y, training=training)
@@ -166,6 +167,7 @@ class CycleTrainer(keras.Model):
         out['loss'] = (out['adv'] + c.lambda_cycle * out['cycle'] + c.lambda_identity * out['identity']
                        + self.structural_weight() * out['struct'])
         out['dist'] = losses.distribution_distance(ops.stop_gradient(fake_b), y)
+        out['select'] = losses.selection_score(out['struct'], out['dist'])
         return out
 
     def discriminator_loss(self, x, y, fake_a, fake_b, training=False):
@@ -284,7 +286,7 @@ class WeightsCheckpoint(keras.callbacks.Callback):
         Log entry to minimise.
     """
 
-    def __init__(self, now=None, best=None, monitor='val_dist'):
+    def __init__(self, now=None, best=None, monitor='val_select'):
         super().__init__()
         self.now, self.best, self.monitor = now, best, monitor
         self.best_value = float('inf')

@@ -95,8 +95,10 @@ def test_train_step_updates_all_four_networks_and_reports_losses():
     for name, weights in before.items():
         after = getattr(t, name).trainable_variables
         assert any(not np.array_equal(a, b.numpy()) for a, b in zip(weights, after)), name + ' was not updated'
-    assert set(history.history) == {'loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'dist', 'struct_weight',
-                                    'lr'}
+    assert set(history.history) == {'loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'dist', 'select',
+                                    'struct_weight', 'lr'}
+    np.testing.assert_allclose(history.history['select'],
+                               np.add(history.history['struct'], history.history['dist']), rtol=1e-5)
     assert all(np.isfinite(v).all() for v in history.history.values())
     # learning rate constant for the first half, then decaying linearly (logged after steps 2 and 4 of 4)
     np.testing.assert_allclose(history.history['lr'], [2e-4, 0.0], atol=1e-10)
