@@ -35,7 +35,9 @@ setup(
             # expected to be an integer or a string, got 'SerializationInfo(...)'". 2.13.4 works (checked).
             'pydantic<2.14',
         ],
-        'benchmarks': ['scikit-image', 'PyWavelets'],
+        # quality_real.py's Noise2Void baseline also needs CAREamics (and PyTorch), installed by hand: see
+        # benchmarks/README.md
+        'benchmarks': ['scikit-image', 'PyWavelets', 'bm3d'],
     },
     entry_points={'console_scripts': ['c2gan = c2gan_tf.cli:main']},
 )
