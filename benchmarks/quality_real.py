@@ -35,6 +35,8 @@ import time
 
 import numpy as np
 
+from quality_synthetic import non_local_means, to_b_units
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, '..', '..', 'shared', 'data')
 METHODS = ('input', 'non-local means', 'BM3D', 'Noise2Void', 'CycleGAN', 'c2GAN', 'CARE (paired)')
@@ -79,13 +81,6 @@ def load_hagen(folder):
 def normalized(x):
     from csbdeep.utils import normalize
     return normalize(np.asarray(x, np.float32), 1, 99.8)
-
-
-def non_local_means(x):
-    from skimage.restoration import denoise_nl_means, estimate_sigma
-    v = normalized(x)
-    sigma = float(estimate_sigma(v))
-    return denoise_nl_means(v, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True)
 
 
 def bm3d_denoise(x):
@@ -138,7 +133,7 @@ def train_gan(d, s, rho0, seed, basedir, name):
     selection = dict(chosen_epoch=chosen + 1, chosen_psnr=curve[chosen]['psnr_normalized'], best_epoch=best + 1,
                      best_psnr=curve[best]['psnr_normalized'], last_psnr=curve[-1]['psnr_normalized'],
                      gap_db=curve[best]['psnr_normalized'] - curve[chosen]['psnr_normalized'])
-    return model, stats, dict(train_seconds=seconds, curve=curve, selection=selection)
+    return model, dict(train_seconds=seconds, curve=curve, selection=selection)
 
 
 def train_care(d, s, seed, basedir):
@@ -190,7 +185,7 @@ def run_method(method, d, s, seed, basedir):
     to_b = intensity_stats(d['B'])  # the range of B's training images, as the GANs store it
 
     def units(v):
-        return to_b['low'] + v * (to_b['high'] - to_b['low'])
+        return to_b_units(v, to_b)
     info = {}
     if method == 'input':
         predict = lambda x: units(normalized(x))  # noqa: E731
@@ -202,7 +197,7 @@ def run_method(method, d, s, seed, basedir):
         n2v, info = noise2void(d, s, seed, os.path.join(basedir, 'n2v'))
         predict = lambda x: units(n2v(x))  # noqa: E731
     elif method in ('CycleGAN', 'c2GAN'):
-        model, _, info = train_gan(d, s, 0.0 if method == 'CycleGAN' else 5.0, seed, basedir, method)
+        model, info = train_gan(d, s, 0.0 if method == 'CycleGAN' else 5.0, seed, basedir, method)
         predict = lambda x: model.predict(x, 'YX')  # noqa: E731
     elif method == 'CARE (paired)':
         from c2gan_tf import DomainNormalizer
@@ -224,7 +219,7 @@ def examples_file(out):
 
 def save_example(path, name, method, d, output, crop=256):
     examples = dict(np.load(path)) if os.path.exists(path) else {}
-    x, gt = d['test'][0]
+    gt = d['test'][0][1]
     examples['%s|ground truth' % name] = gt[:crop, :crop].astype(np.float32)
     examples['%s|%s' % (name, method)] = np.asarray(output[:crop, :crop], np.float32)
     tmp = path + '.tmp.npz'
@@ -301,11 +296,11 @@ def main():
         if report['setting'] != a.setting:
             raise SystemExit('%s holds the %s setting; use another --out' % (a.out, report['setting']))
     datasets = {}
+    hagen = load_hagen(a.data) if any(n != 'w2s' for n in a.datasets) else {}
     for name in a.datasets:
         if name == 'w2s':
             datasets['w2s'] = load_w2s(a.data)
         else:
-            hagen = load_hagen(a.data)
             datasets.update(hagen if name == 'hagen' else {name: hagen[name]})
     for name, d in datasets.items():
         s = SETTINGS[a.setting]['w2s' if name == 'w2s' else 'hagen']
