@@ -5,6 +5,8 @@ import json
 import os
 import sys
 
+from .io import OUTPUT_DTYPES
+
 
 def _demo(args):
     from .demo import run_demo
@@ -76,10 +78,9 @@ def _load_model(folder):
 def _predict(args):
     from pathlib import Path
 
-    from csbdeep.io import save_tiff_imagej_compatible
     from tqdm.auto import tqdm
 
-    from .data import read_tiff
+    from .io import axes_of, read_image, write_image
     files = []
     for item in map(Path, args.inputs):
         if item.is_dir():
@@ -95,14 +96,15 @@ def _predict(args):
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     for f in tqdm(files, desc='files', disable=len(files) < 2):
-        img = read_tiff(f)
+        img, info = read_image(f)
+        axes = axes_of(info, args.axes, f, img.ndim)
         try:
-            restored = model.predict(img, args.axes, n_tiles=args.n_tiles, direction=args.direction)
+            restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction)
         except ValueError as e:
             raise ValueError('%s: %s' % (f, e)) from None
-        out = outdir / (f.name.split('.')[0] + '.tif')
-        save_tiff_imagej_compatible(str(out), restored, args.axes)
-        print('%s -> %s' % (f, out))
+        out = outdir / (f.name.split('.')[0] + ('.ome.tif' if info.flavour == 'ome' else '.tif'))
+        clipping = write_image(out, restored, axes, info, dtype=args.dtype)
+        print('%s -> %s (%s)' % (f, out, clipping))
 
 
 #: Default file names of the exports, in the model folder.
@@ -112,7 +114,7 @@ EXPORT_NAMES = {'fiji': 'TF_SavedModel_%s.zip', 'savedmodel': 'savedmodel_%s', '
 def _export(args):
     from pathlib import Path
 
-    from .data import read_tiff
+    from .io import axes_of, read_image
     model = _load_model(args.model)
     out = args.out or str(Path(args.model) / (EXPORT_NAMES[args.format] % args.direction))
     if args.format == 'fiji':
@@ -120,10 +122,11 @@ def _export(args):
     elif args.format == 'savedmodel':
         model.export_savedmodel(out, direction=args.direction)
     else:
-        if args.test_input is None or args.axes is None:
-            raise ValueError('--format bioimageio needs --test-input (a TIFF image) and --axes')
-        model.export_bioimageio(out, read_tiff(args.test_input), args.axes, direction=args.direction,
-                                name=args.name, authors=args.authors)
+        if args.test_input is None:
+            raise ValueError('--format bioimageio needs --test-input (a TIFF image)')
+        img, info = read_image(args.test_input)
+        axes = axes_of(info, args.axes, args.test_input, img.ndim)
+        model.export_bioimageio(out, img, axes, direction=args.direction, name=args.name, authors=args.authors)
     print('Exported %s (%s)' % (out, args.format))
 
 
@@ -184,11 +187,16 @@ def build_parser():
     p.set_defaults(func=_train)
 
     p = sub.add_parser('predict', help='restore TIFF images with a trained model',
-                       description='Restore TIFF files (or all matching files in folders) and write float32 TIFFs '
-                                   'with the axes of the input and ImageJ metadata.')
+                       description='Restore TIFF files (or all matching files in folders). The outputs keep the '
+                                   "inputs' axes and pixel size (ImageJ hyperstack, or OME-TIFF for OME inputs); "
+                                   'integer outputs are rounded and clipped to their range, and the fraction of '
+                                   'clipped pixels is reported per file.')
     p.add_argument('model', help='model folder (BASEDIR/NAME)')
     p.add_argument('inputs', nargs='+', help='TIFF files or folders')
-    p.add_argument('--axes', required=True, help='axes of the input images, e.g. YX, ZYX, CYX')
+    p.add_argument('--axes', help='axes of the input images, e.g. YX, ZYX, CYX (default: from the ImageJ or OME '
+                                  'metadata of each file; needed for plain TIFFs)')
+    p.add_argument('--dtype', choices=OUTPUT_DTYPES, default='float32',
+                   help="data type of the outputs; 'same' is the input's (default: %(default)s)")
     p.add_argument('--outdir', default='restored', help='output folder (default: %(default)s)')
     p.add_argument('--n-tiles', type=int, nargs='+', help='tiles per axis of the input, e.g. 1 4 4')
     p.add_argument('--direction', choices=('AtoB', 'BtoA'), default='AtoB',
@@ -206,7 +214,7 @@ def build_parser():
     p.add_argument('--direction', choices=('AtoB', 'BtoA'), default='AtoB', help='generator (default: AtoB)')
     p.add_argument('--out', help='output (default: in the model folder)')
     p.add_argument('--test-input', help='bioimageio: a TIFF image of the source domain for the test tensors')
-    p.add_argument('--axes', help='bioimageio: axes of the test input, e.g. YX')
+    p.add_argument('--axes', help='bioimageio: axes of the test input, e.g. YX (default: from its metadata)')
     p.add_argument('--name', help='bioimageio: name of the model')
     p.add_argument('--authors', nargs='+', default=['c2gan_tf user'], help='bioimageio: authors')
     p.set_defaults(func=_export)

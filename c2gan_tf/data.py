@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 from csbdeep.utils import axes_check_and_normalize, axes_dict, move_image_axes, normalize
 
+from .io import read_tiff, read_tiff_shape
 from .metrics import otsu_threshold
 
 
@@ -92,26 +93,6 @@ def network_axes(axes):
     """Network axes of images with ``axes``: spatial axes in their order, channel last (``'CZYX'`` -> ``'ZYXC'``)."""
     axes = axes_check_and_normalize(axes)
     return axes.replace('C', '') + 'C'
-
-
-def _read_tiff_shape(path):
-    import tifffile
-    try:
-        with tifffile.TiffFile(path) as tif:
-            if not tif.series:
-                raise ValueError('no image data')
-            return tif.series[0].shape
-    except Exception as e:  # tifffile raises many kinds of errors for files that are not TIFF
-        raise ValueError('cannot read %s as a TIFF image: %s' % (path, e)) from None
-
-
-def read_tiff(path):
-    """Read a TIFF image (ImageJ, OME or plain); ValueError naming the file if it cannot be read."""
-    import tifffile
-    try:
-        return tifffile.imread(path)
-    except Exception as e:  # tifffile raises many kinds of errors for files that are not TIFF
-        raise ValueError('cannot read %s as a TIFF image: %s' % (path, e)) from None
 
 
 class UnpairedData:
@@ -202,7 +183,7 @@ class UnpairedData:
                     raise FileNotFoundError('no files matching %r in %s (domain %s)' % (pattern, path, d))
                 files += found
             names[d] = [str(f) for f in files]
-            shapes[d] = [_read_tiff_shape(f) for f in names[d]]
+            shapes[d] = [read_tiff_shape(f) for f in names[d]]
             loaders[d] = [lambda f=f: read_tiff(f) for f in names[d]]
         description = '%s: A=%s, B=%r, axes=%r, pattern=%r' % (basepath, folders['A'], target_dir, axes, pattern)
         return UnpairedData(loaders, names, shapes, axes, description)

@@ -11,6 +11,7 @@ from csbdeep.models.base_model import suppress_without_basedir
 
 from .config import DOMAINS, Config
 from .data import auto_saliency, check_finite
+from .io import convert_dtype
 from .pipeline import unpaired_dataset
 from .atomic import write_json_atomic
 from .train import (CycleTrainer, LearningRate, StopOnNonFinite, TrainingCheckpoint, WeightsCheckpoint,
@@ -319,7 +320,8 @@ class C2GAN(CARE):
                       "input's intensity range instead" % target)
         return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)
 
-    def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB'):
+    def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB',
+                dtype='float32'):
         """Restore an image (A -> B), or degrade one (B -> A).
 
         Parameters
@@ -337,11 +339,15 @@ class C2GAN(CARE):
             Tiles per axis of ``img``; tiled and whole-image predictions agree.
         direction : str
             ``'AtoB'`` (G, restoration, default) or ``'BtoA'`` (F).
+        dtype : str or numpy.dtype
+            Data type of the result: ``'float32'`` (default), ``'uint16'``, ``'uint8'``, ``'same'`` (that of
+            ``img``) or any NumPy type. Integer types get rounded values clipped to the type's range, with a
+            warning that gives the fraction of pixels clipped (see :func:`c2gan_tf.io.convert_dtype`).
 
         Returns
         -------
         numpy.ndarray
-            Float32 image with the axes of ``img``.
+            Image with the axes of ``img``.
         """
         generator = self._generator(direction)
         img = np.asarray(img)
@@ -350,9 +356,13 @@ class C2GAN(CARE):
             normalizer = self.default_normalizer(direction)
         keras_model, self.keras_model = self.keras_model, generator
         try:
-            return super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
+            restored = super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
         finally:
             self.keras_model = keras_model
+        restored, clipping = convert_dtype(restored, dtype, like=img.dtype)
+        if clipping.fraction > 0:
+            warnings.warn('restored image converted to %s' % clipping, stacklevel=2)
+        return restored
 
     @suppress_without_basedir(warn=True)
     def export_TF(self, fname=None, direction='AtoB'):

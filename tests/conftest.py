@@ -27,3 +27,31 @@ def random_patches(config, n, seed=0):
 @pytest.fixture
 def rng():
     return np.random.default_rng(42)
+
+
+#: Domain statistics of the tiny models: A in 100..300, B in 110..2000 (units of each domain).
+TINY_STATS = {'A': {'low': 100.0, 'high': 300.0}, 'B': {'low': 110.0, 'high': 2000.0}}
+
+
+def train_tiny(basedir, axes='YX', n_channel=1, validation=True, epochs=2, steps_per_epoch=2, name='model',
+               **config):
+    """A tiny model trained for a few steps on random patches (B brighter-tailed than A); returns it and history."""
+    from c2gan_tf import C2GAN
+    c = tiny_config(axes, n_channel=n_channel, **config)
+    model = C2GAN(c, name, str(basedir))
+    X_A, X_B = random_patches(c, 6, seed=1), random_patches(c, 5, seed=2) ** 2
+    val = (random_patches(c, 2, seed=3), random_patches(c, 2, seed=4)) if validation else None
+    history = model.train(X_A, X_B, validation_data=val, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                          intensity_stats=TINY_STATS)
+    return model, history
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tmp_path_factory):
+    """One tiny 2D model for the whole test session: ``(model, history, basedir)``; its folder is ``basedir/model``.
+
+    Tests must not change it (train it further, or write into its folder).
+    """
+    basedir = tmp_path_factory.mktemp('tiny_model')
+    model, history = train_tiny(basedir, train_tensorboard=True)
+    return model, history, basedir

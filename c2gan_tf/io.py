@@ -1,0 +1,247 @@
+"""Reading and writing images: TIFF with its axes, pixel size and data type (ImageJ hyperstack or OME metadata)."""
+
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Length units, in micrometres, as ImageJ and OME write them.
+LENGTH_UNITS = {'pm': 1e-6, 'Å': 1e-4, 'nm': 1e-3, 'µm': 1.0, 'um': 1.0, 'micron': 1.0, 'microns': 1.0,
+                '\\u00B5m': 1.0, 'mm': 1e3, 'cm': 1e4, 'm': 1e6}
+#: Data types that an ImageJ hyperstack TIFF holds; others are written as OME-TIFF.
+IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
+#: Output data types offered to users (``same``: the input's).
+OUTPUT_DTYPES = ('float32', 'uint16', 'uint8', 'same')
+
+
+@dataclass
+class ImageInfo:
+    """What a TIFF file says about its image beyond the pixels.
+
+    Attributes
+    ----------
+    axes : str or None
+        Axes (e.g. ``'ZYX'``, ``'TCYX'``) from ImageJ hyperstack, OME or tifffile metadata; ``None`` when the file
+        does not say (a plain TIFF).
+    spacing : dict
+        Pixel or voxel size per spatial axis (``'X'``, ``'Y'``, ``'Z'``) in ``unit``; empty when not calibrated.
+    unit : str or None
+        Length unit of ``spacing`` (``'µm'``, ``'nm'``, ...).
+    flavour : str or None
+        ``'imagej'``, ``'ome'`` or ``None`` (the metadata the file carries; outputs are written the same way).
+    dtype : numpy.dtype or None
+        Data type of the pixels.
+    """
+
+    axes: str = None
+    spacing: dict = field(default_factory=dict)
+    unit: str = None
+    flavour: str = None
+    dtype: np.dtype = None
+
+
+@contextlib.contextmanager
+def tiff_errors(path):
+    """Turn any error of tifffile on a file that is not a readable TIFF into a ValueError naming the file."""
+    try:
+        yield
+    except Exception as e:  # tifffile raises many kinds of errors for files that are not TIFF
+        raise ValueError('cannot read %s as a TIFF image: %s' % (path, e)) from None
+
+
+def read_tiff_shape(path):
+    """Shape of the first image series of a TIFF file, without reading its pixels."""
+    import tifffile
+    with tiff_errors(path), tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise ValueError('no image data')
+        return tif.series[0].shape
+
+
+def read_tiff(path):
+    """Read a TIFF image (ImageJ, OME or plain); ValueError naming the file if it cannot be read."""
+    return read_image(path)[0]
+
+
+def read_image(path):
+    """A TIFF image and what its metadata says: axes, pixel size, data type.
+
+    Returns
+    -------
+    (numpy.ndarray, ImageInfo)
+
+    Raises
+    ------
+    ValueError
+        The file is not a readable TIFF image.
+    """
+    import tifffile
+    with tiff_errors(path), tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise ValueError('no image data')
+        series = tif.series[0]
+        img = series.asarray()
+        if tif.is_ome:
+            info = _ome_info(tifffile.xml2dict(tif.ome_metadata))
+        elif tif.is_imagej:
+            info = _imagej_info(tif.imagej_metadata, tif.pages[0])
+        else:
+            info = ImageInfo()
+        if tif.is_ome or tif.is_imagej or any('axes' in m for m in tif.shaped_metadata or ()):
+            info.axes = _known_axes(series.axes)
+    info.dtype = img.dtype
+    return img, info
+
+
+def _known_axes(axes):
+    """tifffile's axes in CSBDeep's letters, or None when they hold a letter of unknown meaning (I, Q, ...)."""
+    if 'S' in axes:
+        if 'C' in axes:
+            return None
+        axes = axes.replace('S', 'C')
+    return axes if set(axes) <= set('TZCYX') and len(set(axes)) == len(axes) else None
+
+
+def _in_unit(value, unit, target):
+    return value * LENGTH_UNITS[unit] / LENGTH_UNITS[target]
+
+
+def _imagej_info(meta, page):
+    info = ImageInfo(flavour='imagej')
+    unit = (meta or {}).get('unit')
+    if unit not in LENGTH_UNITS:
+        return info  # uncalibrated (pixels) or a unit that is not a length
+    info.unit = 'µm' if LENGTH_UNITS[unit] == 1 else unit
+    for axis in 'XY':
+        tag = page.tags.get(axis + 'Resolution')
+        if tag is not None and tag.value[0] > 0:
+            info.spacing[axis] = tag.value[1] / tag.value[0]  # pixels per unit, as a fraction
+    if meta.get('spacing'):
+        info.spacing['Z'] = float(meta['spacing'])
+    return info
+
+
+def _ome_info(ome):
+    info = ImageInfo(flavour='ome')
+    image = ome.get('OME', {}).get('Image', {})
+    pixels = (image[0] if isinstance(image, list) else image).get('Pixels', {})
+    sizes = {a: (float(pixels['PhysicalSize' + a]), pixels.get('PhysicalSize%sUnit' % a, 'µm'))
+             for a in 'XYZ' if 'PhysicalSize' + a in pixels}
+    units = [u for _, u in sizes.values() if u in LENGTH_UNITS]
+    if units:
+        info.unit = units[0]
+        info.spacing = {a: _in_unit(v, u, info.unit) for a, (v, u) in sizes.items() if u in LENGTH_UNITS}
+    return info
+
+
+def axes_of(info, axes, path, ndim):
+    """The axes to use for an image: ``axes`` when given, else those of its metadata; ValueError if neither says."""
+    if axes:
+        return axes
+    if info.axes is None:
+        guess = {2: 'YX', 3: 'ZYX or CYX', 4: 'CZYX or TZYX'}.get(ndim, 'for example TZYX')
+        raise ValueError('%s has no axes in its metadata (a plain %dD TIFF); pass them with --axes (%s)'
+                         % (path, ndim, guess))
+    return info.axes
+
+
+@dataclass
+class Clipping:
+    """Values clipped when an image was converted to an integer data type."""
+
+    dtype: np.dtype
+    n_below: int = 0
+    n_above: int = 0
+    n: int = 1
+
+    @property
+    def fraction(self):
+        """Fraction of all pixels clipped."""
+        return (self.n_below + self.n_above) / max(self.n, 1)
+
+    def __str__(self):
+        if not np.issubdtype(self.dtype, np.integer):
+            return '%s, not clipped' % np.dtype(self.dtype).name
+        info = np.iinfo(self.dtype)
+        return ('%s, %.4f %% of pixels clipped (%.4f %% below %d, %.4f %% above %d)'
+                % (info.dtype.name, 100 * self.fraction, 100 * self.n_below / max(self.n, 1), info.min,
+                   100 * self.n_above / max(self.n, 1), info.max))
+
+
+def convert_dtype(img, dtype, like=None):
+    """An image in another data type; integer types get rounded values, clipped to the type's range, never wrapped.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+    dtype : str or numpy.dtype
+        ``'float32'``, ``'uint16'``, ``'uint8'``, any NumPy type, or ``'same'`` (the type of ``like``).
+    like : numpy.dtype or None
+        The input's data type, for ``'same'``.
+
+    Returns
+    -------
+    (numpy.ndarray, Clipping)
+        The converted image and how many of its values were clipped below and above the type's range.
+    """
+    if isinstance(dtype, str) and dtype == 'same':
+        if like is None:
+            raise ValueError("dtype 'same' needs the input's data type")
+        dtype = like
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ValueError('unknown data type %r (use one of %s)' % (dtype, ', '.join(OUTPUT_DTYPES))) from None
+    img = np.asarray(img)
+    clipping = Clipping(dtype, n=img.size)
+    if not np.issubdtype(dtype, np.integer):
+        return img.astype(dtype, copy=False), clipping
+    info = np.iinfo(dtype)
+    values = np.rint(img) if not np.issubdtype(img.dtype, np.integer) else img
+    below, above = values < info.min, values > info.max
+    clipping.n_below, clipping.n_above = int(below.sum()), int(above.sum())
+    return np.clip(values, info.min, info.max).astype(dtype), clipping
+
+
+def write_image(path, img, axes, info=None, dtype='float32'):
+    """Write an image as TIFF with its axes and pixel size, in the metadata flavour of its source.
+
+    OME-TIFF (``PhysicalSizeX/Y/Z`` with unit) when the source was OME or the data type does not fit ImageJ,
+    otherwise an ImageJ hyperstack (resolution, ``spacing`` and ``unit``), which Fiji and napari both read.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    img : numpy.ndarray
+    axes : str
+        Axes of ``img``.
+    info : ImageInfo or None
+        The source's metadata (pixel size, flavour, data type for ``dtype='same'``).
+    dtype : str or numpy.dtype
+        Data type of the file (see :func:`convert_dtype`).
+
+    Returns
+    -------
+    Clipping
+    """
+    import tifffile
+    from csbdeep.io import save_tiff_imagej_compatible
+    from csbdeep.utils import axes_check_and_normalize
+    info = info or ImageInfo()
+    axes = axes_check_and_normalize(axes, img.ndim, disallowed='S')
+    img, clipping = convert_dtype(img, dtype, like=info.dtype)
+    spacing = {a: s for a, s in info.spacing.items() if a in axes}
+    if info.flavour == 'ome' or img.dtype not in IMAGEJ_DTYPES:
+        metadata = dict(axes=axes)
+        for a, s in spacing.items():
+            metadata['PhysicalSize' + a], metadata['PhysicalSize%sUnit' % a] = s, info.unit
+        tifffile.imwrite(path, img, ome=True, metadata=metadata)
+        return clipping
+    kwargs = {}
+    if spacing:
+        unit = 'micron' if LENGTH_UNITS.get(info.unit) == 1 else info.unit
+        kwargs['metadata'] = dict(unit=unit, **({'spacing': spacing['Z']} if 'Z' in spacing else {}))
+        if 'X' in spacing and 'Y' in spacing:
+            kwargs['resolution'] = (1 / spacing['X'], 1 / spacing['Y'])
+    save_tiff_imagej_compatible(str(path), img, axes, **kwargs)
+    return clipping
