@@ -49,6 +49,7 @@ def main():
 
     from c2gan_tf import C2GAN, Config
     from c2gan_tf.data import load_training_data, save_training_data
+    from c2gan_tf.losses import fixed_saliency
     config = Config('YX', unet_n_first=a.n_first, train_patch_size=(a.patch, a.patch), train_batch_size=a.batch,
                     train_seed=0, train_tensorboard=False)
     model = C2GAN(config, None, basedir=None)
@@ -59,7 +60,7 @@ def main():
                            'SYXC')
         (mm_A, mm_B), _, _, _ = load_training_data(os.path.join(tmp, 'p.npz'), mmap=True)
         (mem_A, mem_B), _, _, _ = load_training_data(os.path.join(tmp, 'p.npz'))
-        model.trainer.saliency = {d: dict(threshold=0.5, polarity=1, steepness=20.0) for d in 'AB'}
+        model.trainer.use_saliency(fixed_saliency())
         # interleave the two inputs so that machine noise hits both alike
         memory, disk = [], []
         for _ in range(2):

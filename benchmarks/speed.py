@@ -33,9 +33,10 @@ def keras_trainer(size):
     import keras
     import tensorflow as tf
     from c2gan_tf import C2GAN, Config
+    from c2gan_tf.losses import fixed_saliency
     config = Config('YX', train_patch_size=(size, size), train_batch_size=1, train_seed=0, train_tensorboard=False)
     model = C2GAN(config, None, basedir=None)
-    model.trainer.saliency = {d: dict(threshold=0.3, polarity=1, steepness=20.0) for d in 'AB'}
+    model.trainer.use_saliency(fixed_saliency(threshold=0.3))
     model.prepare_for_training(10 ** 6)
     t = model.trainer
     t.make_train_function()

@@ -58,6 +58,11 @@ def intensity_stats(images, pmin=1.0, pmax=99.8):
     return typical_range([np.percentile(np.asarray(img, np.float64), [pmin, pmax]) for img in images])
 
 
+def to_domain_units(v, low, high):
+    """Normalised intensities in a domain's units: ``low + v * (high - low)`` (0 becomes ``low``, 1 ``high``)."""
+    return low + v * (high - low)
+
+
 def typical_range(percentiles):
     """``{'low', 'high'}``: the medians of per-image ``(low, high)`` percentile pairs."""
     lows, highs = zip(*percentiles)

@@ -1,4 +1,4 @@
-"""Losses and schedules of c2GAN as plain functions (METHOD.md).
+"""Losses of c2GAN as plain functions (METHOD.md).
 
 Images are channels-last tensors ``(batch, [Z,] Y, X, C)`` of normalised intensities. Every function works on
 numpy arrays and on TensorFlow tensors (in graph mode too) and returns a scalar.
@@ -89,6 +89,12 @@ def saliency_mask(img, threshold, polarity, steepness, sigma=0.0):
     return ops.sigmoid(steepness * polarity * (v - threshold))
 
 
+def fixed_saliency(threshold=0.5, polarity=1, steepness=20.0, sigma=0.0):
+    """The same saliency settings for both domains (to drive a trainer directly, without data to estimate them)."""
+    return {d: dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness),
+                    sigma=float(sigma)) for d in 'AB'}
+
+
 def structural_loss(real_a, fake_b, real_b, fake_a, saliency_a, saliency_b):
     """Structural (saliency) loss ``mean|S_A(x) - S_B(G(x))| + mean|S_B(y) - S_A(F(y))|``.
 
@@ -140,25 +146,3 @@ def selection_score(struct, dist):
     out: it is 0 at the identity and rose as the generators learned.
     """
     return struct + dist
-
-
-def structural_weight(step, rho0, tau=None, decay='exp'):
-    """Weight of the structural loss at a training step: ``rho0 * exp(-step / tau)``, or ``rho0`` if constant."""
-    if decay == 'constant':
-        return ops.convert_to_tensor(rho0, 'float32')
-    step = ops.cast(step, 'float32')
-    return rho0 * ops.exp(-step / tau)
-
-
-def learning_rate(step, initial, total_steps, decay='linear', decay_start=0.5):
-    """Learning rate at a step: constant, then (``decay='linear'``) falling linearly to 0 at ``total_steps``.
-
-    The decay begins after the fraction ``decay_start`` of ``total_steps`` (0.5: the second half of training).
-    """
-    initial = ops.convert_to_tensor(initial, 'float32')
-    if decay == 'constant':
-        return initial
-    step = ops.cast(step, 'float32')
-    start = decay_start * total_steps
-    frac = ops.clip((step - start) / max(total_steps - start, 1.0), 0.0, 1.0)
-    return initial * (1.0 - frac)

@@ -2,26 +2,26 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from csbdeep.data import PadAndCropResizer, PercentileNormalizer
 from csbdeep.models import CARE
 from csbdeep.models.base_model import suppress_without_basedir
 
+from . import run
+from .atomic import write_json_atomic
 from .config import DOMAINS, Config
-from .data import auto_saliency, check_finite
+from .data import auto_saliency, check_finite, to_domain_units
 from .io import convert_dtype
 from .pipeline import unpaired_dataset
-from .atomic import write_json_atomic
-from .train import (CycleTrainer, LearningRate, StopOnNonFinite, TrainingCheckpoint, WeightsCheckpoint,
-                    save_weights_atomic)
+from .train import CycleTrainer, EpochProgress, LearningRate, dynamic_display
 
 #: Generator used for each prediction direction.
 DIRECTIONS = {'AtoB': 'G', 'BtoA': 'F'}
 STATS_FILE = 'domain_stats.json'
-STATE_FILE = 'training_state.json'
-CHECKPOINT_DIR = 'checkpoint'
 
 
 class DomainNormalizer(PercentileNormalizer):
@@ -44,9 +44,8 @@ class DomainNormalizer(PercentileNormalizer):
         self.low, self.high = float(low), float(high)
 
     def after(self, mean, scale, axes):
-        alpha = self.high - self.low
-        return ((alpha * mean + self.low).astype(self.dtype, copy=False),
-                None if scale is None else (alpha * scale).astype(self.dtype, copy=False))
+        return (to_domain_units(mean, self.low, self.high).astype(self.dtype, copy=False),
+                None if scale is None else ((self.high - self.low) * scale).astype(self.dtype, copy=False))
 
 
 class C2GAN(CARE):
@@ -86,11 +85,9 @@ class C2GAN(CARE):
         return Config
 
     def _build(self):
-        import tensorflow as tf
         if self.config.train_seed is not None:
             keras.utils.set_random_seed(self.config.train_seed)
-        saliency = {d: self.config.saliency(d) for d in DOMAINS}
-        self.trainer = CycleTrainer(self.config, saliency)
+        self.trainer = CycleTrainer(self.config)
         self._strategy = tf.distribute.get_strategy()
         return self.trainer.G
 
@@ -112,9 +109,8 @@ class C2GAN(CARE):
             with open(path) as f:
                 self.domain_stats = json.load(f)
             # model folders written before masks were smoothed have no sigma: their masks stay per pixel
-            keys = ('threshold', 'polarity', 'steepness')
-            self.trainer.saliency = {d: dict({k: self.domain_stats[d][k] for k in keys},
-                                             sigma=self.domain_stats[d].get('sigma', 0.0)) for d in DOMAINS}
+            self.trainer.use_saliency({d: dict(self.domain_stats[d], sigma=self.domain_stats[d].get('sigma', 0.0))
+                                       for d in DOMAINS})
 
     @suppress_without_basedir(warn=True)
     def load_weights(self, name='weights_best.weights.h5'):
@@ -149,16 +145,12 @@ class C2GAN(CARE):
         # XLA is slower on CPU and the history pool has data-dependent shapes
         self.trainer.compile(gen_optimizer=adam(), disc_optimizer=adam(), jit_compile=False)
         self.callbacks = []
-        if self.basedir is not None:
-            self.callbacks.append(WeightsCheckpoint(
-                now=self._weights_path(c.train_checkpoint_epoch), best=self._weights_path(c.train_checkpoint)))
-            if c.train_tensorboard:
-                self.callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.logdir / 'logs'),
-                                                                  write_graph=False, profile_batch=0))
+        if self.basedir is not None and c.train_tensorboard:
+            self.callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.logdir / 'logs'), write_graph=False,
+                                                              profile_batch=0))
+        if not dynamic_display():
+            self.callbacks.append(EpochProgress())
         self._model_prepared = True
-
-    def _weights_path(self, name):
-        return None if name is None else str(self.logdir / name)
 
     def train(self, X_A, X_B, validation_data=None, epochs=None, steps_per_epoch=None, intensity_stats=None,
               resume=False, callbacks=None, strategy=None):
@@ -205,7 +197,6 @@ class C2GAN(CARE):
             A loss became NaN or infinite: training stops and the networks keep the weights of the last
             complete epoch (also on disk).
         """
-        import tensorflow as tf
         strategy = strategy or tf.distribute.get_strategy()
         with strategy.scope():
             return self._train(X_A, X_B, validation_data, epochs, steps_per_epoch, intensity_stats, resume,
@@ -213,94 +204,63 @@ class C2GAN(CARE):
 
     def _train(self, X_A, X_B, validation_data, epochs, steps_per_epoch, intensity_stats, resume, callbacks,
                strategy):
-        import tensorflow as tf
         c = self.config
-        if c.train_batch_size % strategy.num_replicas_in_sync:
-            raise ValueError('train_batch_size %d cannot be split evenly over %d replicas'
-                             % (c.train_batch_size, strategy.num_replicas_in_sync))
-        if self._strategy is not strategy:  # networks and pools must be made in the strategy's scope
-            trainer = CycleTrainer(c, self.trainer.saliency)
-            trainer.set_weights(self.trainer.get_weights())
-            self.trainer, self.keras_model, self._strategy = trainer, trainer.G, strategy
+        self._use_strategy(strategy)
         X_A, X_B = self._check_patches(X_A, 'X_A'), self._check_patches(X_B, 'X_B')
-        if validation_data is not None:
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise ValueError('validation_data must be a pair (X_A_val, X_B_val) of patch arrays')
-            val_a, val_b = (self._check_patches(v, w) for v, w in zip(validation_data, ('X_A_val', 'X_B_val')))
-
+        val = self._validation_dataset(validation_data)
         if resume:
-            state = self._training_state()
+            state = self._state_to_resume()
             if (epochs, steps_per_epoch) not in ((None, None), (state['epochs'], state['steps_per_epoch'])):
                 raise ValueError('a resumed run keeps its epochs (%d) and steps per epoch (%d)'
                                  % (state['epochs'], state['steps_per_epoch']))
-            epochs, steps_per_epoch = state['epochs'], state['steps_per_epoch']
         else:
-            epochs = c.train_epochs if epochs is None else epochs
-            steps_per_epoch = c.train_steps_per_epoch if steps_per_epoch is None else steps_per_epoch
-            state = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, epoch=0, history={})
-            saliency = {d: auto_saliency(X, **c.saliency(d)) for d, X in zip(DOMAINS, (X_A, X_B))}
-            self.domain_stats = {d: dict(saliency[d], **(intensity_stats or {}).get(d, {})) for d in DOMAINS}
-            self.trainer.saliency = saliency
-            if self.basedir is not None:
-                write_json_atomic(self.domain_stats, self.logdir / STATS_FILE)
-
+            state = run.new_state(c.train_epochs if epochs is None else epochs,
+                                  c.train_steps_per_epoch if steps_per_epoch is None else steps_per_epoch)
+            self._set_domain_stats(X_A, X_B, intensity_stats)
+        epochs, steps_per_epoch = state['epochs'], state['steps_per_epoch']
         self.prepare_for_training(epochs * steps_per_epoch)
-        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        manager = None
-        if self.basedir is not None:
-            checkpoint = tf.train.Checkpoint(trainer=self.trainer, gen_optimizer=self.trainer.gen_optimizer,
-                                             disc_optimizer=self.trainer.disc_optimizer, epoch=epoch)
-            manager = tf.train.CheckpointManager(checkpoint, str(self.logdir / CHECKPOINT_DIR), max_to_keep=2)
-            if resume:
-                checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-                print('Resuming training after epoch %d of %d.' % (int(epoch.numpy()), epochs))
-            else:
-                manager.save()  # the starting point, kept if the first epoch fails
-            self.callbacks.append(TrainingCheckpoint(manager, epoch, self.logdir / STATE_FILE, state))
-        stop = StopOnNonFinite()
-        self.callbacks = [stop] + self.callbacks + list(callbacks or [])
-
+        training = run.TrainingRun(self.trainer, c, self.logdir if self.basedir is not None else None, state, resume)
+        # an endless stream: a resumed run skips the batches it has seen, so it sees what an uninterrupted one would
         data = unpaired_dataset(X_A, X_B, c.train_batch_size, c.n_dim, c.train_augment, c.train_seed)
-        val = None
-        if validation_data is not None:
-            n = min(len(val_a), len(val_b))
-            val = tf.data.Dataset.from_tensor_slices((val_a[:n], val_b[:n])).batch(c.train_batch_size)
-        history = self.trainer.fit(data, validation_data=val, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                                   initial_epoch=int(epoch.numpy()), callbacks=self.callbacks, shuffle=False,
-                                   verbose=1)
-        if stop.where is not None:
-            if manager is not None:
-                manager.checkpoint.restore(manager.latest_checkpoint)
-            raise FloatingPointError(
-                'training stopped in epoch %d, step %d: %s became NaN or infinite; the networks keep the weights '
-                'of the last complete epoch. Try a lower learning rate, or check the training data.'
-                % (stop.where[0], stop.where[1], ' and '.join(stop.where[2])))
-        if manager is not None:  # the history of the whole run, when resumed
-            history.history = state['history']
-            history.epoch = list(range(len(next(iter(state['history'].values()), []))))
-        self._training_finished()
-        return history
+        history = self.trainer.fit(data.skip(training.initial_epoch * steps_per_epoch), validation_data=val,
+                                   epochs=epochs, steps_per_epoch=steps_per_epoch,
+                                   initial_epoch=training.initial_epoch, shuffle=False,
+                                   callbacks=training.callbacks() + self.callbacks + list(callbacks or []),
+                                   verbose=1 if dynamic_display() else 0)
+        return training.finish(history)
 
-    def _training_finished(self):
-        c = self.config
-        if self.basedir is None:
-            return
-        if c.train_checkpoint_last is not None:
-            save_weights_atomic(self.trainer, self.logdir / c.train_checkpoint_last)
-        if c.train_checkpoint is not None and (self.logdir / c.train_checkpoint).exists():
-            print("Loading network weights from '%s'." % c.train_checkpoint)
-            self.load_weights(c.train_checkpoint)
-        if c.train_checkpoint_epoch is not None:
-            (self.logdir / c.train_checkpoint_epoch).unlink(missing_ok=True)
+    def _use_strategy(self, strategy):
+        """Rebuild the networks and pools in a strategy's scope, with their weights, when it is a new strategy."""
+        if self.config.train_batch_size % strategy.num_replicas_in_sync:
+            raise ValueError('train_batch_size %d cannot be split evenly over %d replicas'
+                             % (self.config.train_batch_size, strategy.num_replicas_in_sync))
+        if self._strategy is not strategy:
+            trainer = CycleTrainer(self.config, self.trainer.saliency)
+            trainer.set_weights(self.trainer.get_weights())
+            self.trainer, self.keras_model, self._strategy = trainer, trainer.G, strategy
 
-    def _training_state(self):
+    def _validation_dataset(self, validation_data):
+        """Batches of validation patch pairs, or None."""
+        if validation_data is None:
+            return None
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise ValueError('validation_data must be a pair (X_A_val, X_B_val) of patch arrays')
+        val_a, val_b = (self._check_patches(v, w) for v, w in zip(validation_data, ('X_A_val', 'X_B_val')))
+        n = min(len(val_a), len(val_b))
+        return tf.data.Dataset.from_tensor_slices((val_a[:n], val_b[:n])).batch(self.config.train_batch_size)
+
+    def _set_domain_stats(self, X_A, X_B, intensity_stats):
+        """Saliency settings of each domain (automatic where not configured) and intensity ranges, saved."""
+        saliency = {d: auto_saliency(X, **self.config.saliency(d)) for d, X in zip(DOMAINS, (X_A, X_B))}
+        self.domain_stats = {d: dict(saliency[d], **(intensity_stats or {}).get(d, {})) for d in DOMAINS}
+        self.trainer.use_saliency(saliency)
+        if self.basedir is not None:
+            write_json_atomic(self.domain_stats, self.logdir / STATS_FILE)
+
+    def _state_to_resume(self):
         if self.basedir is None:
             raise ValueError('resume needs a model folder (basedir), where the checkpoint is')
-        path = self.logdir / STATE_FILE
-        if not path.exists() or not (self.logdir / CHECKPOINT_DIR).is_dir():
-            raise FileNotFoundError('no training checkpoint to resume in %s' % self.logdir)
-        with open(path) as f:
-            state = json.load(f)
+        state = run.read_state(Path(self.logdir))
         if not self.domain_stats:
             raise FileNotFoundError('no %s to resume with in %s' % (STATS_FILE, self.logdir))
         return state
@@ -385,8 +345,6 @@ class C2GAN(CARE):
         pathlib.Path
             The zip file.
         """
-        from pathlib import Path
-
         from .export import export_fiji
         from .version import __version__
         generator = self._generator(direction)

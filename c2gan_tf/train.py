@@ -1,12 +1,16 @@
-"""Keras side of training: the history pool, the learning-rate schedule, the cycle trainer and its callbacks."""
+"""Keras side of training: the history pool, the learning-rate schedule, the cycle trainer, plain progress.
+
+Pure Keras: nothing here reads or writes files (a training run on disk is :mod:`c2gan_tf.run`)."""
+
+import numbers
+import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from . import losses
-from .atomic import atomic_path, write_json_atomic
+from . import losses, schedules
 from .nets import patchgan_discriminator, unet_generator
 
 #: Names of the per-step loss metrics reported by :class:`CycleTrainer` (and in the training history): the
@@ -80,13 +84,13 @@ def replica_share(loss):
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
-    """Keras wrapper of :func:`c2gan_tf.losses.learning_rate`."""
+    """Keras wrapper of :func:`c2gan_tf.schedules.learning_rate`."""
 
     def __init__(self, initial, total_steps, decay='linear', decay_start=0.5):
         self.initial, self.total_steps, self.decay, self.decay_start = initial, total_steps, decay, decay_start
 
     def __call__(self, step):
-        return losses.learning_rate(step, self.initial, self.total_steps, self.decay, self.decay_start)
+        return schedules.learning_rate(step, self.initial, self.total_steps, self.decay, self.decay_start)
 
     def get_config(self):
         return dict(initial=self.initial, total_steps=self.total_steps, decay=self.decay,
@@ -101,16 +105,19 @@ class CycleTrainer(keras.Model):
     Parameters
     ----------
     config : :class:`c2gan_tf.Config`
-    saliency : dict
-        ``{'A': {...}, 'B': {...}}``: threshold, polarity, steepness and sigma of each domain's saliency mask.
+    saliency : dict or None
+        ``{'A': {...}, 'B': {...}}``: threshold, polarity, steepness and sigma of each domain's saliency mask
+        (see :meth:`use_saliency`); ``None`` until they are known (training sets them from the data).
     total_steps : int
         Steps of the whole training run (sets the decays of the learning rate and the structural weight).
     """
 
-    def __init__(self, config, saliency, total_steps=1, **kwargs):
+    def __init__(self, config, saliency=None, total_steps=1, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.saliency = saliency
+        self.saliency = None
+        if saliency is not None:
+            self.use_saliency(saliency)
         self.total_steps = int(total_steps)
         self.G = unet_generator(config, 'G_AtoB')
         self.F = unet_generator(config, 'F_BtoA')
@@ -132,6 +139,16 @@ class CycleTrainer(keras.Model):
         gen_optimizer.build(self.G.trainable_variables + self.F.trainable_variables)
         disc_optimizer.build(self.D_A.trainable_variables + self.D_B.trainable_variables)
 
+    def use_saliency(self, saliency):
+        """Set the saliency masks' settings of both domains (numbers: Python values enter the traced steps)."""
+        keys = ('threshold', 'polarity', 'steepness', 'sigma')
+        for d in ('A', 'B'):
+            missing = [k for k in keys if not isinstance(saliency.get(d, {}).get(k), numbers.Real)]
+            if missing:
+                raise ValueError('saliency of domain %s needs numbers for %s' % (d, ', '.join(missing)))
+        self.saliency = {d: {k: saliency[d][k] for k in keys} for d in ('A', 'B')}
+        self.train_function = self.test_function = None  # traced with the previous settings
+
     @property
     def metrics(self):
         return list(self.trackers.values())
@@ -140,7 +157,7 @@ class CycleTrainer(keras.Model):
         """Weight of the structural loss at the generators' current step."""
         c = self.config
         tau = c.struct_tau if c.struct_tau is not None else self.total_steps / 6
-        return losses.structural_weight(self.gen_optimizer.iterations, c.struct_rho0, tau, c.struct_decay)
+        return schedules.structural_weight(self.gen_optimizer.iterations, c.struct_rho0, tau, c.struct_decay)
 
     def generator_losses(self, x, y, training=False):
         """All generator losses of a batch (x from A, y from B), unweighted but for the returned total.
@@ -207,97 +224,42 @@ class CycleTrainer(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
-def save_weights_atomic(model, path):
-    """Save Keras weights atomically (see :func:`c2gan_tf.atomic.atomic_path`)."""
-    with atomic_path(path) as tmp:
-        model.save_weights(tmp)
+def dynamic_display():
+    """Whether progress may redraw itself: output to a terminal or a notebook, not to a file or a pipe."""
+    import sys
+    return (hasattr(sys.stdout, 'isatty') and sys.stdout.isatty()) or 'ipykernel' in sys.modules
 
 
-def finite_logs(logs):
-    """Whether every value logged by Keras is finite."""
-    return all(np.all(np.isfinite(v)) for v in (logs or {}).values())
-
-
-class TrainingCheckpoint(keras.callbacks.Callback):
-    """After every epoch, save everything training needs to resume, and the history so far.
-
-    Epochs with non-finite losses are not saved. The checkpoint (``tf.train.CheckpointManager``: all four networks
-    with the history pools, both optimizers with their step counters, which drive the learning-rate and
-    structural-weight schedules, and the epoch counter) is written first; ``state_path`` (JSON: the epoch and the
-    history) is then renamed into place. The manager keeps the previous checkpoint, so a crash at any moment leaves
-    a complete one.
+class EpochProgress(keras.callbacks.Callback):
+    """Plain progress for logs: one line per epoch with its losses, its duration and the time left in the run.
 
     Parameters
     ----------
-    manager : tf.train.CheckpointManager
-    epoch : variable
-        Epochs done; part of the checkpoint.
-    state_path : path
-    state : dict
-        Written to ``state_path`` with ``epoch`` and ``history`` updated.
+    keys : tuple of str
+        Log entries printed, where present.
     """
 
-    def __init__(self, manager, epoch, state_path, state):
+    def __init__(self, keys=('loss', 'adv', 'cycle', 'struct', 'disc', 'val_select')):
         super().__init__()
-        self.manager, self.epoch, self.state_path, self.state = manager, epoch, state_path, state
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not finite_logs(logs):
-            return  # never checkpoint a broken state
-        self.epoch.assign(epoch + 1)
-        self.manager.save()
-        history = self.state.setdefault('history', {})
-        for key, value in (logs or {}).items():
-            history.setdefault(key, []).append(float(value))
-        self.state['epoch'] = epoch + 1
-        write_json_atomic(self.state, self.state_path)
-
-
-class StopOnNonFinite(keras.callbacks.Callback):
-    """Stop training at the first step whose losses are not finite; remember where (``self.where``)."""
-
-    def __init__(self):
-        super().__init__()
-        self.where = None
-        self.epoch = 0
+        self.keys = keys
+        self.start = self.first = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        bad = [k for k in ('loss', 'disc') if k in (logs or {}) and not np.all(np.isfinite(logs[k]))]
-        if bad:
-            self.where = (self.epoch + 1, batch + 1, bad)
-            self.model.stop_training = True
-
-
-class WeightsCheckpoint(keras.callbacks.Callback):
-    """Save the trainer's weights atomically after each epoch, and when ``monitor`` improves (best weights).
-
-    Epochs with non-finite losses are not saved.
-
-    Parameters
-    ----------
-    now : path or None
-        Weights written after every epoch.
-    best : path or None
-        Weights written when the monitored value is the lowest so far (needs validation data).
-    monitor : str
-        Log entry to minimise.
-    """
-
-    def __init__(self, now=None, best=None, monitor='val_select'):
-        super().__init__()
-        self.now, self.best, self.monitor = now, best, monitor
-        self.best_value = float('inf')
+        if self.first is None:
+            self.start, self.first = time.perf_counter(), epoch
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        if not finite_logs(logs):
-            return
-        if self.now is not None:
-            save_weights_atomic(self.model, self.now)
-        value = logs.get(self.monitor)
-        if self.best is not None and value is not None and float(value) < self.best_value:
-            self.best_value = float(value)
-            save_weights_atomic(self.model, self.best)
+        done, epochs = epoch + 1 - self.first, self.params['epochs']
+        seconds = (time.perf_counter() - self.start) / done
+        values = ', '.join('%s %.4g' % (k, float(logs[k])) for k in self.keys if k in logs)
+        print('epoch %d/%d: %s; %.1f s per epoch, ETA %s' % (epoch + 1, epochs, values, seconds,
+                                                               _duration(seconds * (epochs - epoch - 1))), flush=True)
+
+
+def _duration(seconds):
+    """``'1 h 02 min'``, ``'3 min 05 s'`` or ``'12 s'``."""
+    s = int(round(seconds))
+    if s >= 3600:
+        return '%d h %02d min' % (s // 3600, s % 3600 // 60)
+    return '%d min %02d s' % (s // 60, s % 60) if s >= 60 else '%d s' % s

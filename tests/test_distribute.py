@@ -8,37 +8,9 @@ import numpy as np
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
-JOB = """
-import json, sys
-import numpy as np
-import tensorflow as tf
-cpu = tf.config.list_physical_devices('CPU')[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-sys.path.insert(0, %r)
-from c2gan_tf import C2GAN
-from conftest import random_patches, tiny_config
-
-def run(strategy):
-    c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3)
-    model = C2GAN(c, None, basedir=None)
-    stats = {'A': {'low': 0.0, 'high': 1.0}, 'B': {'low': 0.0, 'high': 1.0}}
-    X_A, X_B = random_patches(c, 2, seed=1), random_patches(c, 2, seed=2) ** 2
-    history = model.train(X_A, X_B, epochs=1, steps_per_epoch=1, intensity_stats=stats, strategy=strategy)
-    t = model.trainer
-    return dict(weights={name: [w.tolist() for w in getattr(t, name).get_weights()] for name in ('G', 'F', 'D_A', 'D_B')},
-                moments={name: [np.asarray(v.numpy()).tolist() for v in getattr(t, name).variables
-                                if 'momentum' in v.name or 'velocity' in v.name]
-                         for name in ('gen_optimizer', 'disc_optimizer')},
-                loss=history.history['loss'][0], disc=history.history['disc'][0],
-                steps=int(t.gen_optimizer.iterations.numpy()))
-
-mirrored = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
-print('RESULT ' + json.dumps(dict(replicas=mirrored.num_replicas_in_sync, one=run(None), two=run(mirrored))))
-""" % TESTS
-
-
 def test_two_replicas_match_one_device():
-    r = subprocess.run([sys.executable, '-c', JOB], capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, os.path.join(TESTS, 'jobs.py'), 'replicas'], capture_output=True, text=True,
+                       timeout=600, cwd=TESTS)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(next(line for line in r.stdout.splitlines() if line.startswith('RESULT '))[7:])
     assert res['replicas'] == 2

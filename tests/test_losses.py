@@ -59,20 +59,6 @@ def test_structural_loss_masks_each_image_with_its_own_domain(rng):
     assert float(losses.structural_loss(x, x, y, y, sal_a, sal_a)) == 0
 
 
-def test_structural_weight_schedules():
-    assert float(losses.structural_weight(0, 5.0, 100.0)) == pytest.approx(5.0)
-    assert float(losses.structural_weight(100, 5.0, 100.0)) == pytest.approx(5 * np.exp(-1), rel=1e-6)
-    assert float(losses.structural_weight(600, 5.0, 100.0)) == pytest.approx(5 * np.exp(-6), rel=1e-5)
-    assert float(losses.structural_weight(10 ** 6, 2.5, decay='constant')) == 2.5
-
-
-def test_learning_rate_schedule():
-    lr = [float(losses.learning_rate(s, 2e-4, 100)) for s in (0, 50, 75, 100, 150)]
-    np.testing.assert_allclose(lr, [2e-4, 2e-4, 1e-4, 0, 0], atol=1e-12)
-    assert float(losses.learning_rate(80, 1e-3, 100, decay_start=0.6)) == pytest.approx(5e-4)
-    assert float(losses.learning_rate(99, 2e-4, 100, decay='constant')) == pytest.approx(2e-4)
-
-
 def reference_smooth(v, sigma):
     """Separable Gaussian smoothing in float64 with numpy alone (mirrored borders, scipy's kernel radius)."""
     k = losses.gaussian_kernel(sigma).astype(np.float64)

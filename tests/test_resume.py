@@ -10,37 +10,14 @@ import numpy as np
 import pytest
 
 from c2gan_tf import C2GAN
-from conftest import random_patches, tiny_config
+from conftest import TINY_STATS, random_patches, tiny_config
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
-JOB = """
-import json, sys, time
-sys.path.insert(0, %r)
-import keras
-from c2gan_tf import C2GAN
-from conftest import random_patches, tiny_config
-mode, basedir = sys.argv[1], sys.argv[2]
-c = tiny_config(train_pool_size=6)
-X_A, X_B = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2) ** 2
-slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: time.sleep(0.03))
-if mode == 'fresh':
-    model = C2GAN(c, 'm', basedir)
-    history = model.train(X_A, X_B, epochs=6, steps_per_epoch=10, callbacks=[slow])
-else:
-    model = C2GAN(None, 'm', basedir)
-    history = model.train(X_A, X_B, resume=True)
-t = model.trainer
-print('RESULT ' + json.dumps(dict(
-    gen_steps=int(t.gen_optimizer.iterations.numpy()), disc_steps=int(t.disc_optimizer.iterations.numpy()),
-    lr=float(t.gen_optimizer.learning_rate.numpy()), struct_weight=float(t.structural_weight().numpy()),
-    pool=int(t.pool_A.count.numpy()), history=history.history, epochs=history.epoch)))
-""" % TESTS
-
-
-def job(mode, basedir):
-    return subprocess.Popen([sys.executable, '-c', JOB, mode, str(basedir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def job(*args):
+    """Start one of tests/jobs.py's jobs in a process of its own."""
+    return subprocess.Popen([sys.executable, os.path.join(TESTS, 'jobs.py'), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=TESTS)
 
 
 def result(proc):
@@ -50,8 +27,8 @@ def result(proc):
 
 
 def test_run_killed_mid_epoch_resumes_to_the_same_end(tmp_path):
-    reference = job('fresh', tmp_path / 'reference')
-    killed = job('fresh', tmp_path / 'killed')
+    reference = job('train', 'fresh', tmp_path / 'reference')
+    killed = job('train', 'fresh', tmp_path / 'killed')
     state = tmp_path / 'killed' / 'm' / 'training_state.json'
     deadline = time.time() + 300
     while not (state.exists() and json.loads(state.read_text())['epoch'] >= 2):
@@ -62,12 +39,12 @@ def test_run_killed_mid_epoch_resumes_to_the_same_end(tmp_path):
     killed.wait()
     before = json.loads(state.read_text())
     assert 2 <= before['epoch'] < 6
-    resumed = result(job('resume', tmp_path / 'killed'))
+    resumed = result(job('train', 'resume', tmp_path / 'killed'))
     ref = result(reference)
 
     for key in ('gen_steps', 'disc_steps', 'lr', 'struct_weight', 'pool', 'epochs'):
         assert resumed[key] == pytest.approx(ref[key], rel=1e-6), key
-    assert resumed['gen_steps'] == 60 and resumed['epochs'] == list(range(6))
+    assert resumed['epochs'] == list(range(6))  # the trainer ends with weights_best (and its optimizer state)
     assert resumed['history']['lr'] == pytest.approx(ref['history']['lr'])
     assert resumed['history']['struct_weight'] == pytest.approx(ref['history']['struct_weight'])
     # the losses continue the interrupted run: its epochs are kept, the new ones follow
@@ -75,9 +52,10 @@ def test_run_killed_mid_epoch_resumes_to_the_same_end(tmp_path):
     for key in ('loss', 'cycle', 'disc'):
         assert resumed['history'][key][:done] == before['history'][key]
         assert len(resumed['history'][key]) == 6 and np.isfinite(resumed['history'][key]).all()
-    # continuing, not restarting: the first resumed epoch is nearer the last done than the very first epoch
-    loss = resumed['history']['loss']
-    assert abs(loss[done] - loss[done - 1]) < abs(loss[done] - loss[0])
+    # continuing as if never interrupted: the same batches in the same order, so the same losses and weights
+    for key in ('loss', 'cycle', 'disc', 'val_select'):
+        np.testing.assert_allclose(resumed['history'][key], ref['history'][key], rtol=1e-4, err_msg=key)
+    np.testing.assert_allclose(resumed['weights'], ref['weights'], rtol=1e-4)
 
 
 def test_resume_needs_a_checkpoint(tmp_path):
@@ -87,6 +65,52 @@ def test_resume_needs_a_checkpoint(tmp_path):
         model.train(random_patches(c, 4), random_patches(c, 4, seed=1), resume=True)
     with pytest.raises(ValueError, match='resume needs a model folder'):
         C2GAN(c, None, basedir=None).train(random_patches(c, 4), random_patches(c, 4, seed=1), resume=True)
+
+
+def stop_after(model, epochs):
+    """A callback that ends training after ``epochs`` epochs, as an interruption between epochs would."""
+    import keras
+
+    def end(epoch, logs):
+        model.trainer.stop_training = epoch + 1 >= epochs
+    return keras.callbacks.LambdaCallback(on_epoch_end=end)
+
+
+def test_resume_keeps_the_best_weights_minimum_and_replays_the_data_order(tmp_path):
+    c = tiny_config()
+    X_A, X_B = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2) ** 2
+    val = random_patches(c, 2, seed=3), random_patches(c, 2, seed=4)
+    reference = C2GAN(c, 'ref', str(tmp_path))
+    ref = reference.train(X_A, X_B, validation_data=val, epochs=4, steps_per_epoch=3, intensity_stats=TINY_STATS)
+    model = C2GAN(c, 'm', str(tmp_path))
+    model.train(X_A, X_B, validation_data=val, epochs=4, steps_per_epoch=3, intensity_stats=TINY_STATS,
+                callbacks=[stop_after(model, 2)])
+    state_file = tmp_path / 'm' / 'training_state.json'
+    state = json.loads(state_file.read_text())
+    assert state['epoch'] == 2 and state['best']['epoch'] in (1, 2)
+    assert state['best']['value'] == min(state['history']['val_select'])
+    # a minimum no later epoch can beat: the resumed run must not forget it and overwrite weights_best
+    state['best'] = dict(state['best'], value=-1.0, epoch=1)
+    state_file.write_text(json.dumps(state))
+    best = (tmp_path / 'm' / 'weights_best.weights.h5').read_bytes()
+    resumed = C2GAN(None, 'm', str(tmp_path)).train(X_A, X_B, validation_data=val, resume=True)
+    after = json.loads(state_file.read_text())
+    assert after['epoch'] == 4 and after['best'] == dict(monitor='val_select', value=-1.0, epoch=1)
+    assert (tmp_path / 'm' / 'weights_best.weights.h5').read_bytes() == best
+    # the resumed epochs saw the batches an uninterrupted run saw
+    for key in ('loss', 'struct', 'disc', 'val_select'):
+        np.testing.assert_allclose(resumed.history[key], ref.history[key], rtol=1e-4, err_msg=key)
+
+
+def test_nan_loss_in_memory_restores_the_last_complete_epoch():
+    c = tiny_config(train_learning_rate=1e12, lambda_cycle=1e6)
+    model = C2GAN(c, None, basedir=None)
+    start = [w.copy() for w in model.trainer.G.get_weights()]
+    with pytest.raises(FloatingPointError, match='became NaN or infinite; the networks keep the weights'):
+        model.train(random_patches(c, 4), random_patches(c, 4, seed=1) * 100, epochs=3, steps_per_epoch=20,
+                    intensity_stats=TINY_STATS)
+    for a, b in zip(model.trainer.G.get_weights(), start):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_weights(tmp_path):
@@ -101,30 +125,12 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_weights(tmp_path):
     assert not (tmp_path / 'm' / 'weights_last.weights.h5').exists()
 
 
-SAVER = """
-import json, sys
-sys.path.insert(0, %r)
-from c2gan_tf.atomic import write_json_atomic
-from c2gan_tf.train import CycleTrainer, save_weights_atomic
-from conftest import tiny_config
-c = tiny_config()
-t = CycleTrainer(c, {d: dict(threshold=0.5, polarity=1, steepness=20.0) for d in 'AB'})
-folder = sys.argv[1]
-print('ready', flush=True)
-i = 0
-while True:
-    i += 1
-    save_weights_atomic(t, folder + '/w.weights.h5')
-    write_json_atomic(dict(i=i, payload=list(range(20000))), folder + '/state.json')
-""" % TESTS
-
-
 def test_kills_during_saves_leave_readable_files(tmp_path):
     from c2gan_tf.train import CycleTrainer
     rng = np.random.default_rng(0)
-    reader = CycleTrainer(tiny_config(), {d: dict(threshold=0.5, polarity=1, steepness=20.0) for d in 'AB'})
+    reader = CycleTrainer(tiny_config())
     for k in range(5):
-        proc = subprocess.Popen([sys.executable, '-c', SAVER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        proc = job('save', tmp_path)
         assert proc.stdout.readline().strip() == 'ready'
         while not (tmp_path / 'state.json').exists() or k == 0 and not (tmp_path / 'w.weights.h5').exists():
             time.sleep(0.01)

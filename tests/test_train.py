@@ -3,21 +3,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from c2gan_tf import losses
-from c2gan_tf.train import CycleTrainer, ImagePool, LearningRate
+from c2gan_tf import C2GAN, losses
+from c2gan_tf.train import ImagePool
 from conftest import random_patches, tiny_config
 
-SALIENCY = {'A': dict(threshold=0.3, polarity=1, steepness=20.0), 'B': dict(threshold=0.6, polarity=1, steepness=10.0)}
+SALIENCY = {'A': dict(threshold=0.3, polarity=1, steepness=20.0, sigma=0.0),
+            'B': dict(threshold=0.6, polarity=1, steepness=10.0, sigma=0.0)}
 
 
 def compiled_trainer(config, total_steps=10):
-    t = CycleTrainer(config, SALIENCY, total_steps=total_steps)
-
-    def adam():
-        return keras.optimizers.Adam(LearningRate(config.train_learning_rate, total_steps), beta_1=0.5)
-
-    t.compile(adam(), adam(), jit_compile=False)
-    return t
+    """The trainer of an in-memory model, compiled as training compiles it, with fixed saliency settings."""
+    model = C2GAN(config, None, basedir=None)
+    model.trainer.use_saliency(SALIENCY)
+    model.prepare_for_training(total_steps)
+    return model.trainer
 
 
 def test_image_pool_fills_then_swaps_half(rng):

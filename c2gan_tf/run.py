@@ -1,0 +1,188 @@
+"""One training run on disk: the model folder's memory while a model trains.
+
+A :class:`TrainingRun` owns everything training writes into the model folder and reads back: the checkpoint
+(networks, history pools, optimizers with their step counters, epoch counter), the training state (epochs, steps,
+history, the best-weights criterion), the weight files (``weights_now`` after every epoch, ``weights_best`` when
+the criterion improves, ``weights_last`` at the end), the roll-back to the last complete epoch when a loss becomes
+NaN, and the history of the whole run when it was resumed. Nothing else writes there during training.
+"""
+
+import json
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .atomic import atomic_path, write_json_atomic
+
+STATE_FILE = 'training_state.json'
+CHECKPOINT_DIR = 'checkpoint'
+#: Log entry whose lowest value chooses ``weights_best`` (see :func:`c2gan_tf.losses.selection_score`).
+BEST_MONITOR = 'val_select'
+
+
+def save_weights_atomic(model, path):
+    """Save Keras weights atomically (see :func:`c2gan_tf.atomic.atomic_path`)."""
+    with atomic_path(path) as tmp:
+        model.save_weights(tmp)
+
+
+def finite_logs(logs):
+    """Whether every value logged by Keras is finite."""
+    return all(np.all(np.isfinite(v)) for v in (logs or {}).values())
+
+
+def read_state(folder):
+    """The training state of the run in a model folder; FileNotFoundError when there is none to resume."""
+    path = folder / STATE_FILE
+    if not path.exists() or not (folder / CHECKPOINT_DIR).is_dir():
+        raise FileNotFoundError('no training checkpoint to resume in %s' % folder)
+    with open(path) as f:
+        return json.load(f)
+
+
+def new_state(epochs, steps_per_epoch):
+    """The training state of a run that has not started: no epoch done, no history, no best value yet."""
+    return dict(epochs=int(epochs), steps_per_epoch=int(steps_per_epoch), epoch=0, history={},
+                best=dict(monitor=BEST_MONITOR, value=None, epoch=None))
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop training at the first step whose losses are not finite; remember where (``self.where``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.where = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = [k for k in ('loss', 'disc') if k in (logs or {}) and not np.all(np.isfinite(logs[k]))]
+        if bad:
+            self.where = (self.epoch + 1, batch + 1, bad)
+            self.model.stop_training = True
+
+
+class EpochEnd(keras.callbacks.Callback):
+    """After every epoch with finite losses, record it: :meth:`TrainingRun.epoch_done`."""
+
+    def __init__(self, run):
+        super().__init__()
+        self.run = run
+
+    def on_epoch_end(self, epoch, logs=None):
+        if finite_logs(logs):  # a broken state is never recorded
+            self.run.epoch_done(epoch, logs or {})
+
+
+class TrainingRun:
+    """A training run of a compiled :class:`c2gan_tf.train.CycleTrainer`, recorded in a model folder.
+
+    Parameters
+    ----------
+    trainer : :class:`c2gan_tf.train.CycleTrainer`
+        Compiled (its optimizers exist).
+    config : :class:`c2gan_tf.Config`
+        Names of the weight files.
+    folder : pathlib.Path or None
+        The model folder; ``None`` trains in memory (nothing is written; the roll-back keeps weights in memory).
+    state : dict
+        From :func:`new_state`, or from :func:`read_state` to resume.
+    resume : bool
+        Restore the checkpoint of ``folder`` and continue after its last complete epoch.
+    """
+
+    def __init__(self, trainer, config, folder, state, resume=False):
+        self.trainer, self.config, self.folder, self.state = trainer, config, folder, state
+        self.state.setdefault('best', dict(monitor=BEST_MONITOR, value=None, epoch=None))
+        self.stop = StopOnNonFinite()
+        self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._kept = None  # weights of the last complete epoch, in memory (no folder)
+        self.manager = None
+        if folder is None:
+            self._kept = trainer.get_weights()
+            return
+        checkpoint = tf.train.Checkpoint(trainer=trainer, gen_optimizer=trainer.gen_optimizer,
+                                         disc_optimizer=trainer.disc_optimizer, epoch=self._epoch)
+        self.manager = tf.train.CheckpointManager(checkpoint, str(folder / CHECKPOINT_DIR), max_to_keep=2)
+        if resume:
+            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            print('Resuming training after epoch %d of %d.' % (self.initial_epoch, state['epochs']))
+        else:
+            self.manager.save()  # the starting point, kept if the first epoch fails
+
+    @property
+    def initial_epoch(self):
+        """Epochs already done (0 for a new run)."""
+        return int(self._epoch.numpy())
+
+    def callbacks(self):
+        """Keras callbacks that record the run: first in the list, so that a NaN stops the others too."""
+        return [self.stop, EpochEnd(self)]
+
+    def _path(self, name):
+        return None if name is None or self.folder is None else self.folder / name
+
+    def epoch_done(self, epoch, logs):
+        """Record a complete epoch (0-based ``epoch``): weights, best weights, checkpoint, then the state file.
+
+        The checkpoint manager keeps the previous checkpoint, and the state file is renamed into place last, so a
+        crash at any moment leaves a complete checkpoint with its state.
+        """
+        c = self.config
+        if self.folder is None:
+            self._kept = self.trainer.get_weights()
+        if self._path(c.train_checkpoint_epoch) is not None:
+            save_weights_atomic(self.trainer, self._path(c.train_checkpoint_epoch))
+        best, value = self.state['best'], logs.get(BEST_MONITOR)
+        if value is not None and (best['value'] is None or float(value) < best['value']):
+            best.update(value=float(value), epoch=epoch + 1)
+            if self._path(c.train_checkpoint) is not None:
+                save_weights_atomic(self.trainer, self._path(c.train_checkpoint))
+        history = self.state['history']
+        for key, v in logs.items():
+            history.setdefault(key, []).append(float(v))
+        self.state['epoch'] = epoch + 1
+        self._epoch.assign(epoch + 1)
+        if self.manager is not None:
+            self.manager.save()
+            write_json_atomic(self.state, self.folder / STATE_FILE)
+
+    def finish(self, history):
+        """End the run: roll back and raise if a loss became NaN, else write ``weights_last`` and load the best.
+
+        Returns
+        -------
+        keras.callbacks.History
+            ``history``, holding the epochs of the whole run when it was resumed.
+
+        Raises
+        ------
+        FloatingPointError
+            A loss became NaN or infinite; the networks hold the weights of the last complete epoch again.
+        """
+        c = self.config
+        if self.stop.where is not None:
+            if self.manager is not None:
+                self.manager.checkpoint.restore(self.manager.latest_checkpoint)
+            else:
+                self.trainer.set_weights(self._kept)
+            epoch, step, names = self.stop.where
+            raise FloatingPointError(
+                'training stopped in epoch %d, step %d: %s became NaN or infinite; the networks keep the weights '
+                'of the last complete epoch. Try a lower learning rate, or check the training data.'
+                % (epoch, step, ' and '.join(names)))
+        if self.folder is None:
+            return history
+        history.history = self.state['history']
+        history.epoch = list(range(self.state['epoch']))
+        if self._path(c.train_checkpoint_last) is not None:
+            save_weights_atomic(self.trainer, self._path(c.train_checkpoint_last))
+        if self._path(c.train_checkpoint) is not None and self._path(c.train_checkpoint).exists():
+            print("Loading network weights from '%s'." % c.train_checkpoint)
+            self.trainer.load_weights(str(self._path(c.train_checkpoint)))
+        if self._path(c.train_checkpoint_epoch) is not None:
+            self._path(c.train_checkpoint_epoch).unlink(missing_ok=True)
+        return history

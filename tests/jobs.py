@@ -1,0 +1,79 @@
+"""Jobs that tests run in a process of their own (to kill it, or to give TensorFlow two logical CPUs).
+
+usage: python tests/jobs.py train fresh|resume BASEDIR
+       python tests/jobs.py save FOLDER
+       python tests/jobs.py replicas
+Each job prints one line ``RESULT <json>`` (``save`` prints ``ready`` and runs until it is killed).
+"""
+import json
+import sys
+import time
+
+import numpy as np
+
+from conftest import TINY_STATS, random_patches, tiny_config
+
+
+def train(mode, basedir):
+    """Train 6 x 10 steps (slowed down, so that a test can kill it mid-epoch), or resume the run in ``basedir``."""
+    import keras
+
+    from c2gan_tf import C2GAN
+    c = tiny_config(train_pool_size=6)
+    X_A, X_B = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2) ** 2
+    val = random_patches(c, 2, seed=3), random_patches(c, 2, seed=4)
+    if mode == 'fresh':
+        slow = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: time.sleep(0.03))
+        model = C2GAN(c, 'm', basedir)
+        history = model.train(X_A, X_B, validation_data=val, epochs=6, steps_per_epoch=10, callbacks=[slow])
+    else:
+        model = C2GAN(None, 'm', basedir)
+        history = model.train(X_A, X_B, validation_data=val, resume=True)
+    t = model.trainer
+    return dict(gen_steps=int(t.gen_optimizer.iterations.numpy()), disc_steps=int(t.disc_optimizer.iterations.numpy()),
+                lr=float(t.gen_optimizer.learning_rate.numpy()), struct_weight=float(t.structural_weight().numpy()),
+                pool=int(t.pool_A.count.numpy()), history=history.history, epochs=history.epoch,
+                weights=[float(np.sum(np.abs(w))) for w in t.G.get_weights()])
+
+
+def save(folder):
+    """Save weights and a JSON state atomically, again and again, until killed."""
+    from c2gan_tf.atomic import write_json_atomic
+    from c2gan_tf.run import save_weights_atomic
+    from c2gan_tf.train import CycleTrainer
+    t = CycleTrainer(tiny_config())
+    print('ready', flush=True)
+    i = 0
+    while True:
+        i += 1
+        save_weights_atomic(t, folder + '/w.weights.h5')
+        write_json_atomic(dict(i=i, payload=list(range(20000))), folder + '/state.json')
+
+
+def replicas():
+    """One training step with a global batch of 2, on one device and on two replicas (two logical CPUs)."""
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from c2gan_tf import C2GAN
+
+    def step(strategy):
+        c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3)
+        model = C2GAN(c, None, basedir=None)
+        X_A, X_B = random_patches(c, 2, seed=1), random_patches(c, 2, seed=2) ** 2
+        history = model.train(X_A, X_B, epochs=1, steps_per_epoch=1, intensity_stats=TINY_STATS, strategy=strategy)
+        t = model.trainer
+        return dict(weights={n: [w.tolist() for w in getattr(t, n).get_weights()] for n in ('G', 'F', 'D_A', 'D_B')},
+                    moments={n: [np.asarray(v.numpy()).tolist() for v in getattr(t, n).variables
+                                 if 'momentum' in v.name or 'velocity' in v.name]
+                             for n in ('gen_optimizer', 'disc_optimizer')},
+                    loss=history.history['loss'][0], disc=history.history['disc'][0],
+                    steps=int(t.gen_optimizer.iterations.numpy()))
+
+    mirrored = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+    return dict(replicas=mirrored.num_replicas_in_sync, one=step(None), two=step(mirrored))
+
+
+if __name__ == '__main__':
+    job = {'train': train, 'save': save, 'replicas': replicas}[sys.argv[1]]
+    print('RESULT ' + json.dumps(job(*sys.argv[2:])), flush=True)
