@@ -230,6 +230,8 @@ def save_example(path, name, method, d, output, crop=256):
 def figure(report, path, examples_path):
     """Crops of every method and the ground truth, a row per dataset, each shown with its own 0.5-99.8 % range."""
     import matplotlib.pyplot as plt
+
+    from c2gan_tf.plot import display
     examples = dict(np.load(examples_path)) if os.path.exists(examples_path) else {}
     names = [n for n in report['datasets'] if '%s|ground truth' % n in examples]
     columns = [m for m in METHODS if any('%s|%s' % (n, m) in examples for n in names)] + ['ground truth']
@@ -241,8 +243,8 @@ def figure(report, path, examples_path):
             ax.set_xticks([]), ax.set_yticks([])
             img = examples.get('%s|%s' % (n, m))
             if img is not None:
-                lo, hi = np.percentile(img, [0.5, 99.8])
-                ax.imshow(img, cmap='magma', vmin=lo, vmax=hi)
+                view, lo, hi = display(img, 0.5, 99.8)
+                ax.imshow(view, cmap='magma', vmin=lo, vmax=hi)
                 if m in report['datasets'][n]['metrics']:
                     ax.set_xlabel('%.2f dB' % report['datasets'][n]['metrics'][m]['psnr_normalized'], fontsize=8)
             if r == 0:

@@ -34,7 +34,9 @@ KEYS = ('psnr', 'psnr_normalized', 'ssim', 'ssim_normalized', 'histogram_distanc
 
 
 def to_b_units(v, stats_b):
-    return stats_b['low'] + v * (stats_b['high'] - stats_b['low'])
+    """Normalised intensities in domain B's units, as the GANs' outputs are (:func:`c2gan_tf.data.to_domain_units`)."""
+    from c2gan_tf.data import to_domain_units
+    return to_domain_units(v, stats_b['low'], stats_b['high'])
 
 
 def non_local_means(x, pmin=1, pmax=99.8):
@@ -131,19 +133,17 @@ def goals(summary):
 
 
 def figure(all_examples, all_results, path):
-    import matplotlib
-    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
+    from c2gan_tf.plot import display
     names = list(METHODS) + ['ground truth']
     rows = len(all_examples)
     fig = plt.figure(figsize=(3 * len(names), 3 * rows + 3.2))
     for r, (ndim, ex) in enumerate(all_examples.items()):
-        gt = ex['ground truth']
-        view = (lambda im: im.max(axis=0)) if gt.ndim == 3 else (lambda im: im)
-        lo, hi = np.percentile(view(gt), [0.5, 99.9])
+        _, lo, hi = display(ex['ground truth'])  # one display range, the ground truth's, for every method
         for i, name in enumerate(names):
             ax = fig.add_subplot(rows + 1, len(names), r * len(names) + i + 1)
-            ax.imshow(view(ex[name]), cmap='magma', vmin=lo, vmax=hi)
+            ax.imshow(display(ex[name])[0], cmap='magma', vmin=lo, vmax=hi)
             ax.set_title('%s (%dD)' % (name, ndim), fontsize=9)
             ax.axis('off')
     for j, key in enumerate(('psnr_normalized', 'ssim_normalized', 'histogram_distance')):

@@ -152,8 +152,6 @@ def peak_memory(tiles=(4, 8)):
 
 
 def figure(result, path):
-    import matplotlib
-    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     sizes = sorted(result['training'], key=int)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -80,14 +80,11 @@ def _predict(args):
 
     from tqdm.auto import tqdm
 
-    from .io import axes_of, read_image, write_image
+    from .io import axes_of, find_files, read_image, write_image
     files = []
     for item in map(Path, args.inputs):
         if item.is_dir():
-            found = sorted(f for f in item.glob(args.pattern) if f.is_file())
-            if not found:
-                raise FileNotFoundError('no files matching %r in %s' % (args.pattern, item))
-            files += found
+            files += find_files(item, args.pattern)
         elif item.is_file():
             files.append(item)
         else:
@@ -107,13 +104,10 @@ def _predict(args):
         print('%s -> %s (%s)' % (f, out, clipping))
 
 
-#: Default file names of the exports, in the model folder.
-EXPORT_NAMES = {'fiji': 'TF_SavedModel_%s.zip', 'savedmodel': 'savedmodel_%s', 'bioimageio': 'bioimageio_%s.zip'}
-
-
 def _export(args):
     from pathlib import Path
 
+    from .export import EXPORT_NAMES
     from .io import axes_of, read_image
     model = _load_model(args.model)
     out = args.out or str(Path(args.model) / (EXPORT_NAMES[args.format] % args.direction))
@@ -130,10 +124,8 @@ def _export(args):
     print('Exported %s (%s)' % (out, args.format))
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog='c2gan', description='Unsupervised image restoration with c2GAN.')
-    sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
-
+def _add_demo(sub):
+    """The ``demo`` sub-command."""
     p = sub.add_parser('demo', help='train a small model on synthetic data and restore a test image',
                        description='Generate synthetic unpaired low- and high-SNR images, train a small c2GAN '
                                    '(about two minutes on a CPU with the defaults), restore a held-out test image '
@@ -146,11 +138,14 @@ def build_parser():
     p.add_argument('--tiny', action='store_true', help='tiny network and images (a quick check)')
     p.set_defaults(func=_demo)
 
+
+def _add_datagen(sub):
+    """The ``datagen`` sub-command."""
     p = sub.add_parser('datagen', help='unpaired training patches from two folders of TIFF images',
                        description='Read domain A (degraded) images from BASEPATH/SOURCE_DIRS and domain B (good) '
                                    'images from BASEPATH/TARGET_DIR, normalise each image with percentiles, draw '
-                                   'random patches from each domain independently (skipping background-only '
-                                   'patches) and save them as an npz file.')
+                                   'random patches from each domain independently and alike (anywhere in the '
+                                   'image) and save them as an npz file.')
     p.add_argument('basepath', help='folder holding the image folders')
     p.add_argument('--source-dirs', nargs='+', required=True, help='folder(s) of domain A images')
     p.add_argument('--target-dir', required=True, help='folder of domain B images')
@@ -167,6 +162,9 @@ def build_parser():
     p.add_argument('--out', default='patches.npz', help='output file (default: %(default)s)')
     p.set_defaults(func=_datagen)
 
+
+def _add_train(sub):
+    """The ``train`` sub-command."""
     p = sub.add_parser('train', help='train a model on unpaired patches',
                        description='Train a c2GAN on the patches of an npz file made by "c2gan datagen". The model '
                                    'folder BASEDIR/NAME receives config.json, domain_stats.json, weights and '
@@ -186,6 +184,9 @@ def build_parser():
                    help='continue the interrupted run of BASEDIR/NAME from its last checkpoint (its own settings)')
     p.set_defaults(func=_train)
 
+
+def _add_predict(sub):
+    """The ``predict`` sub-command."""
     p = sub.add_parser('predict', help='restore TIFF images with a trained model',
                        description='Restore TIFF files (or all matching files in folders). The outputs keep the '
                                    "inputs' axes and pixel size (ImageJ hyperstack, or OME-TIFF for OME inputs); "
@@ -204,6 +205,9 @@ def build_parser():
     p.add_argument('--pattern', default='*.tif*', help='file name pattern in folders (default: %(default)s)')
     p.set_defaults(func=_predict)
 
+
+def _add_export(sub):
+    """The ``export`` sub-command."""
     p = sub.add_parser('export', help='export a generator for Fiji, TensorFlow 2 or bioimage.io',
                        description='Export the A->B (or B->A) generator: "fiji" writes a zip that the CSBDeep Fiji '
                                    'plugin (TensorFlow 1.15) loads; "savedmodel" a TensorFlow 2 SavedModel folder; '
@@ -218,19 +222,34 @@ def build_parser():
     p.add_argument('--name', help='bioimageio: name of the model')
     p.add_argument('--authors', nargs='+', default=['c2gan_tf user'], help='bioimageio: authors')
     p.set_defaults(func=_export)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog='c2gan', description='Unsupervised image restoration with c2GAN.')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
+    for add in (_add_demo, _add_datagen, _add_train, _add_predict, _add_export):
+        add(sub)
     return parser
 
 
 def _import_tensorflow_quietly():
-    """Import TensorFlow with stderr silenced: its C++ libraries print notices while loading that no setting hides."""
+    """Import TensorFlow and find its devices with stderr silenced.
+
+    Its C++ libraries print notices while loading, and "failed call to cuInit" on every machine without a GPU,
+    which no setting hides. Only a real problem is reported: an NVIDIA device that TensorFlow cannot use.
+    """
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        import tensorflow as tf
+        gpus = tf.config.list_physical_devices('GPU')
     finally:
         os.dup2(saved, 2)
         os.close(saved), os.close(devnull)
+    if not gpus and os.path.exists('/proc/driver/nvidia'):
+        print('c2gan: warning: this machine has an NVIDIA driver, but TensorFlow finds no GPU it can use (check '
+              'its CUDA libraries); running on the CPU', file=sys.stderr)
 
 
 def main(argv=None):

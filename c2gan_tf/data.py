@@ -1,11 +1,13 @@
-"""Training data: normalisation, per-domain statistics, unpaired patch sampling, augmentation, tf.data input."""
+"""Training data: normalisation, per-domain statistics, unpaired patch sampling, saving and loading patches."""
 
+import contextlib
 import warnings
 
 import numpy as np
 from csbdeep.utils import axes_check_and_normalize, axes_dict, move_image_axes, normalize
 
-from .io import read_tiff, read_tiff_shape
+from .config import DOMAINS
+from .io import find_files, read_tiff, read_tiff_shape
 from .metrics import otsu_threshold
 
 
@@ -28,6 +30,22 @@ def check_finite(img, what='image', chunk=256):
     for i in range(0, len(img), chunk):
         if not np.all(np.isfinite(img[i:i + chunk])):
             raise ValueError('%s contains NaN or infinite values' % what)
+
+
+def check_patches(X, config, what):
+    """Patches as float32, or ValueError naming ``what`` when they do not fit ``config`` or are not finite."""
+    c = config
+    expected = tuple(c.train_patch_size) + (c.n_channel_in,)
+    if not isinstance(X, np.ndarray) or X.ndim != c.n_dim + 2:
+        raise ValueError('%s must be an array of patches with axes S%s (%d dimensions), got %s'
+                         % (what, c.axes, c.n_dim + 2, getattr(X, 'shape', type(X).__name__)))
+    if X.shape[1:] != expected:
+        raise ValueError('%s: patches of shape %s do not match the configured patch size and channels %s '
+                         '(axes %s)' % (what, X.shape[1:], expected, c.axes))
+    if len(X) == 0:
+        raise ValueError('%s holds no patches' % what)
+    check_finite(X, what)
+    return X.astype(np.float32, copy=False)
 
 
 def normalize_images(images, pmin=1.0, pmax=99.8):
@@ -94,7 +112,7 @@ def auto_saliency(patches, threshold=None, polarity=None, steepness=50.0, sigma=
     return dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness), sigma=float(sigma))
 
 
-def network_axes(axes):
+def channels_last_axes(axes):
     """Network axes of images with ``axes``: spatial axes in their order, channel last (``'CZYX'`` -> ``'ZYXC'``)."""
     axes = axes_check_and_normalize(axes)
     return axes.replace('C', '') + 'C'
@@ -123,7 +141,7 @@ class UnpairedData:
         self.axes = axes_check_and_normalize(axes)
         self._loaders, self.names, self.shapes, self.description = loaders, names, shapes, description
         channels = set()
-        for d in 'AB':
+        for d in DOMAINS:
             if not names[d]:
                 raise ValueError('domain %s has no images' % d)
             for name, shape in zip(names[d], shapes[d]):
@@ -138,7 +156,7 @@ class UnpairedData:
     @property
     def network_axes(self):
         """Axes of the images as :meth:`images` yields them (channel last)."""
-        return network_axes(self.axes)
+        return channels_last_axes(self.axes)
 
     def spatial_shape(self, domain, i):
         """Spatial shape of image ``i`` of a domain, in the order of :attr:`network_axes`."""
@@ -183,10 +201,10 @@ class UnpairedData:
                 path = base / folder
                 if not path.is_dir():
                     raise FileNotFoundError('folder of domain %s not found: %s' % (d, path))
-                found = sorted(f for f in path.glob(pattern) if f.is_file())
-                if not found:
-                    raise FileNotFoundError('no files matching %r in %s (domain %s)' % (pattern, path, d))
-                files += found
+                try:
+                    files += find_files(path, pattern)
+                except FileNotFoundError as e:
+                    raise FileNotFoundError('%s (domain %s)' % (e, d)) from None
             names[d] = [str(f) for f in files]
             shapes[d] = [read_tiff_shape(f) for f in names[d]]
             loaders[d] = [lambda f=f: read_tiff(f) for f in names[d]]
@@ -197,9 +215,9 @@ class UnpairedData:
     def from_arrays(images_A, images_B, axes):
         """Images of each domain from lists of arrays (or arrays with one image per first index)."""
         images = {'A': list(images_A), 'B': list(images_B)}
-        names = {d: ['%s[%d]' % (d, i) for i in range(len(images[d]))] for d in 'AB'}
-        shapes = {d: [np.shape(img) for img in images[d]] for d in 'AB'}
-        loaders = {d: [lambda img=img: np.asarray(img) for img in images[d]] for d in 'AB'}
+        names = {d: ['%s[%d]' % (d, i) for i in range(len(images[d]))] for d in DOMAINS}
+        shapes = {d: [np.shape(img) for img in images[d]] for d in DOMAINS}
+        loaders = {d: [lambda img=img: np.asarray(img) for img in images[d]] for d in DOMAINS}
         return UnpairedData(loaders, names, shapes, axes, 'arrays: %d A, %d B, axes=%r'
                             % (len(images['A']), len(images['B']), axes))
 
@@ -259,56 +277,72 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
     stats : dict
         ``{'A': {'low', 'high'}, 'B': {...}}`` from the raw images (``None`` without normalisation).
     """
-    from csbdeep.data.generate import sample_patches_from_multiple_stacks
-    from tqdm.auto import tqdm
-
     patch_size = tuple(int(p) for p in patch_size)
     n_dim = len(data.network_axes) - 1
     if len(patch_size) != n_dim:
         raise ValueError('patch_size %s must have %d entries, one per spatial axis of %r'
                          % (patch_size, n_dim, data.axes))
-    for d in 'AB':
+    for d in DOMAINS:
         for i, name in enumerate(data.names[d]):
             if any(s < p for s, p in zip(data.spatial_shape(d, i), patch_size)):
                 raise ValueError('%s (spatial shape %s) is smaller than the patch size %s'
                                  % (name, data.spatial_shape(d, i), patch_size))
     rng = np.random.default_rng(seed)
     patches, ranges, accepted = {}, {}, {}
-    for d in 'AB':
-        out, ranges[d], accepted[d] = [], [], []
-        for name, img in tqdm(data.images(d), total=len(data.names[d]), desc='patches of domain ' + d,
-                              disable=not verbose):
-            check_finite(img, name)
-            img = img.astype(np.float32, copy=False)
-            if normalization is not None:
-                ranges[d].append(np.percentile(img, normalization))
-                img = normalize_images([img], *normalization)[0]
-            if patch_filter is not None:
-                accepted[d].append(patch_acceptance(img, patch_size, patch_filter))
-            np.random.seed(rng.integers(2 ** 31))  # CSBDeep's sampler draws from numpy's global generator
-            try:
-                (p,) = sample_patches_from_multiple_stacks((img,), patch_size + (img.shape[-1],), n_patches_per_image,
-                                                           patch_filter=patch_filter)
-            except ValueError as e:
-                if 'patch_filter' not in str(e):
-                    raise ValueError('%s: %s' % (name, e)) from None
-                raise ValueError('%s: no patch of size %s that holds foreground fits in the image; use smaller '
-                                 'patches or no patch filter' % (name, patch_size)) from None
-            out.append(p)
-        X = np.concatenate(out)
-        patches[d] = X[rng.permutation(len(X))]
+    for d in DOMAINS:
+        patches[d], ranges[d], accepted[d] = _domain_patches(data, d, patch_size, n_patches_per_image, patch_filter,
+                                                             normalization, rng, verbose)
     if patch_filter is not None:
-        fractions = {d: float(np.median(accepted[d])) for d in 'AB'}
+        fractions = {d: float(np.median(accepted[d])) for d in DOMAINS}
         if abs(fractions['A'] - fractions['B']) > 0.1:
             warnings.warn('the patch filter accepts %.0f %% of the patch positions of domain A and %.0f %% of '
                           'domain B: the domains are sampled unequally, which biases training; consider '
                           'patch_filter=None'
                           % (100 * fractions['A'], 100 * fractions['B']))
-    stats = {d: typical_range(ranges[d]) for d in 'AB'} if normalization is not None else None
+    stats = {d: typical_range(ranges[d]) for d in DOMAINS} if normalization is not None else None
     axes = 'S' + data.network_axes
     if save_file is not None:
         save_training_data(save_file, patches['A'], patches['B'], axes, stats)
     return patches['A'], patches['B'], axes, stats
+
+
+def _domain_patches(data, d, patch_size, n_patches_per_image, patch_filter, normalization, rng, verbose):
+    """Shuffled patches of every image of domain ``d``, each image's normalisation percentiles, filter acceptance."""
+    from csbdeep.data.generate import sample_patches_from_multiple_stacks
+    from tqdm.auto import tqdm
+    out, ranges, accepted = [], [], []
+    for name, img in tqdm(data.images(d), total=len(data.names[d]), desc='patches of domain ' + d,
+                          disable=not verbose):
+        check_finite(img, name)
+        img = img.astype(np.float32, copy=False)
+        if normalization is not None:
+            ranges.append(np.percentile(img, normalization))
+            img = normalize_images([img], *normalization)[0]
+        if patch_filter is not None:
+            accepted.append(patch_acceptance(img, patch_size, patch_filter))
+        try:
+            with numpy_global_seed(rng.integers(2 ** 31)):  # CSBDeep's sampler draws from numpy's global generator
+                (p,) = sample_patches_from_multiple_stacks((img,), patch_size + (img.shape[-1],), n_patches_per_image,
+                                                           patch_filter=patch_filter)
+        except ValueError as e:
+            if 'patch_filter' not in str(e):
+                raise ValueError('%s: %s' % (name, e)) from None
+            raise ValueError('%s: no patch of size %s that holds foreground fits in the image; use smaller '
+                             'patches or no patch filter' % (name, patch_size)) from None
+        out.append(p)
+    X = np.concatenate(out)
+    return X[rng.permutation(len(X))], ranges, accepted
+
+
+@contextlib.contextmanager
+def numpy_global_seed(seed):
+    """Seed NumPy's global generator for a block, then put its state back: the caller's random state is untouched."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def save_training_data(file, X_A, X_B, axes, stats=None):
@@ -373,6 +407,10 @@ def load_training_data(file, validation_split=0, axes=None, mmap=False):
     """
     if not 0 <= validation_split < 1:
         raise ValueError('validation_split must be in [0, 1), got %r' % validation_split)
+    import os
+    import zipfile
+    if os.path.isfile(file) and not zipfile.is_zipfile(file):  # np.load would try to unpickle it
+        raise ValueError('%s is not an .npz file of patches (c2gan datagen and save_training_data write them)' % file)
     with np.load(file) as f:
         keys = set(f.files)
         if not {'X', 'Y'} <= keys:
@@ -381,7 +419,8 @@ def load_training_data(file, validation_split=0, axes=None, mmap=False):
             if 'axes' not in keys:
                 raise ValueError('%s has no axes: give them as an argument' % file)
             axes = str(f['axes'])
-        stats = {d: dict(zip(('low', 'high'), map(float, f['stats_' + d]))) for d in 'AB' if 'stats_' + d in keys}
+        stats = {d: dict(zip(('low', 'high'), map(float, f['stats_' + d])))
+                 for d in DOMAINS if 'stats_' + d in keys}
         arrays = [_memmap_npz_member(file, k) for k in 'XY'] if mmap else [f['X'], f['Y']]
     axes = axes_check_and_normalize(axes)
     if not axes.startswith('S') or not axes.endswith('C'):

@@ -3,7 +3,6 @@
 import json
 import os
 
-
 from . import synthetic
 from .config import Config
 from .data import UnpairedData, create_unpaired_patches
@@ -36,10 +35,6 @@ def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0,
     dict
         The metrics written to ``metrics.json``.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import tifffile
-
     os.makedirs(outdir, exist_ok=True)
     shape = ((128, 128) if tiny else (256, 256)) if ndim == 2 else ((16, 64, 64) if tiny else (32, 128, 128))
     patch = (64, 64) if ndim == 2 else (16, 32, 32)
@@ -58,20 +53,27 @@ def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0,
 
     x, gt = data['test_A'][0], data['test_GT'][0]
     restored = model.predict(x, axes)
-    for name, img in (('input', x), ('restored', restored), ('ground_truth', gt)):
-        tifffile.imwrite(os.path.join(outdir, name + '.tif'), img, imagej=True, metadata={'axes': axes})
-
     result = dict(input=evaluate(gt, x), restored=evaluate(gt, restored, reference_input=x),
                   training=dict(ndim=ndim, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed))
-    with open(os.path.join(outdir, 'metrics.json'), 'w') as f:
-        json.dump(result, f, indent=2)
-
-    from .plot import plot_restoration
-    fig = plot_restoration([x, restored, gt], ['input (A)', 'c2GAN restored', 'ground truth'])
-    fig.savefig(os.path.join(outdir, 'demo.png'), dpi=80)
+    _write_results(outdir, axes, dict(input=x, restored=restored, ground_truth=gt), result)
     print('Normalised PSNR against ground truth: input %.2f dB, restored %.2f dB'
           % (result['input']['psnr_normalized'], result['restored']['psnr_normalized']))
     print('Normalised SSIM against ground truth: input %.3f, restored %.3f'
           % (result['input']['ssim_normalized'], result['restored']['ssim_normalized']))
     print('Results in %s' % os.path.abspath(outdir))
     return result
+
+
+def _write_results(outdir, axes, images, result):
+    """The demo's images as ImageJ TIFFs, its metrics as JSON and the figure of input, restoration, ground truth."""
+    import matplotlib.pyplot as plt
+    import tifffile
+
+    from .plot import plot_restoration
+    for name, img in images.items():
+        tifffile.imwrite(os.path.join(outdir, name + '.tif'), img, imagej=True, metadata={'axes': axes})
+    with open(os.path.join(outdir, 'metrics.json'), 'w') as f:
+        json.dump(result, f, indent=2)
+    fig = plot_restoration(list(images.values()), ['input (A)', 'c2GAN restored', 'ground truth'])
+    fig.savefig(os.path.join(outdir, 'demo.png'), dpi=80)
+    plt.close(fig)

@@ -4,9 +4,15 @@ import json
 import os
 import tempfile
 import zipfile
+from pathlib import Path
+
+import numpy as np
+from csbdeep.models.base_model import suppress_without_basedir
 
 from .atomic import atomic_path
 
+#: Default file names of the exports in the model folder, per format (``%s``: the direction, e.g. AtoB).
+EXPORT_NAMES = {'fiji': 'TF_SavedModel_%s.zip', 'savedmodel': 'savedmodel_%s', 'bioimageio': 'bioimageio_%s.zip'}
 #: Timestamp of every file in an exported zip, so that the same model gives the same bytes.
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
@@ -121,20 +127,37 @@ CITATIONS = [
 
 
 def _cover(path, test_input, test_output):
-    """Cover image: input and output side by side (3D as maximum projections), 2:1."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    import numpy as np
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-    for ax, img in zip(axes, (test_input, test_output)):
-        view = np.asarray(img[0, ..., 0], np.float32)
-        view = view.max(axis=0) if view.ndim == 3 else view
-        ax.imshow(view, cmap='magma', vmin=np.percentile(view, 0.5), vmax=np.percentile(view, 99.9))
+    """Cover image: input and output side by side (3D as maximum projections), 2:1.
+
+    Drawn on a :class:`matplotlib.figure.Figure` of its own, without pyplot, so no backend is chosen or changed.
+    """
+    from matplotlib.figure import Figure
+
+    from .plot import display
+    fig = Figure(figsize=(8, 4))
+    for ax, img in zip(fig.subplots(1, 2), (test_input, test_output)):
+        view, vmin, vmax = display(img[0, ..., 0])
+        ax.imshow(view, cmap='magma', vmin=vmin, vmax=vmax)
         ax.axis('off')
     fig.subplots_adjust(0, 0, 1, 1, 0.02, 0)
     fig.savefig(path, dpi=64)
-    plt.close(fig)
+
+
+def crop_test_input(test_input, axes, network_axes, div_by):
+    """A raw test image in the network's axes (channels last), cropped to multiples of ``div_by`` along each axis.
+
+    ValueError when it holds NaN, does not match ``axes``, or is smaller than ``2 * div_by`` along an axis.
+    """
+    from csbdeep.utils import axes_check_and_normalize
+
+    from .data import check_finite, to_network_axes
+    check_finite(test_input, 'test input')
+    axes = axes_check_and_normalize(axes, np.ndim(test_input))
+    x = to_network_axes(np.asarray(test_input, np.float32), axes, network_axes)
+    x = x[tuple(slice(0, s - s % div_by) for s in x.shape[:-1])]
+    if min(x.shape[:-1]) < 2 * div_by:
+        raise ValueError('the test input must be at least %d pixels along every spatial axis' % (2 * div_by))
+    return x
 
 
 def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, div_by, percentiles,
@@ -163,9 +186,6 @@ def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, 
     name, description, authors, license, documentation, tags
         Metadata; ``documentation`` is Markdown text (a default is written when ``None``).
     """
-    import keras
-    import numpy as np
-    import tensorflow as tf
     from bioimageio.spec import save_bioimageio_package
     from bioimageio.spec.model import v0_5 as bio
 
@@ -182,32 +202,8 @@ def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, 
         with open(file('README.md'), 'w') as f:
             f.write(documentation or _DEFAULT_DOCUMENTATION.format(name=name, description=description))
 
-        n_channel = keras_model.input.shape[-1]
-        ids = [bio.AxisId(a.lower()) for a in spatial_axes]
-        channel = bio.ChannelAxis(channel_names=[bio.Identifier('channel%d' % i) for i in range(n_channel)])
-        inputs = bio.InputTensorDescr(
-            id=bio.TensorId('input'), description='raw image',
-            axes=[bio.BatchAxis()] + [bio.SpaceInputAxis(id=i, size=bio.ParameterizedSize(min=2 * div_by, step=div_by))
-                                      for i in ids] + [channel],
-            test_tensor=bio.FileDescr(source=file('test_input.npy')),
-            preprocessing=[bio.ScaleRangeDescr(kwargs=bio.ScaleRangeKwargs(
-                axes=ids, min_percentile=percentiles[0], max_percentile=percentiles[1]))])
-        postprocessing = []
-        if output_range is not None and (output_range[1] - output_range[0], output_range[0]) != (1.0, 0.0):
-            # the spec refuses an identity scaling (gain 1, offset 0): a range of 0..1 needs no post-processing
-            low, high = output_range
-            postprocessing.append(bio.ScaleLinearDescr(kwargs=bio.ScaleLinearKwargs(gain=high - low, offset=low)))
-        outputs = bio.OutputTensorDescr(
-            id=bio.TensorId('output'), description='restored image',
-            axes=[bio.BatchAxis()] + [bio.SpaceOutputAxis(id=i, size=bio.SizeReference(
-                tensor_id=bio.TensorId('input'), axis_id=i)) for i in ids] + [channel],
-            test_tensor=bio.FileDescr(source=file('test_output.npy')),
-            postprocessing=postprocessing)
-        weights = bio.WeightsDescr(
-            keras_v3=bio.KerasV3WeightsDescr(source=file('generator.keras'), keras_version=keras.__version__,
-                                             backend=('tensorflow', tf.__version__)),
-            tensorflow_saved_model_bundle=bio.TensorflowSavedModelBundleWeightsDescr(
-                source=file('tf_saved_model.zip'), tensorflow_version=tf.__version__, parent='keras_v3'))
+        inputs, outputs = _tensor_descriptions(bio, keras_model.input.shape[-1], spatial_axes, div_by, percentiles,
+                                               output_range, file('test_input.npy'), file('test_output.npy'))
         descr = bio.ModelDescr(
             name=name, description=description or name, authors=[bio.Author(name=a) for a in authors],
             cite=[bio.CiteEntry(text=text, doi=bio.Doi(doi)) for text, doi in CITATIONS],
@@ -215,10 +211,127 @@ def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, 
             covers=[bio.FileDescr(source=file('cover.png'))],
             tags=['c2gan', 'cyclegan', 'unsupervised', 'denoising', 'fluorescence-light-microscopy',
                   '%dd' % len(spatial_axes)] + list(tags),
-            inputs=[inputs], outputs=[outputs], weights=weights)
+            inputs=[inputs], outputs=[outputs], weights=_weights_description(bio, file('generator.keras'),
+                                                                             file('tf_saved_model.zip')))
         with atomic_path(path) as tmp:  # never half a package
             save_bioimageio_package(descr, output_path=tmp)
     return path
+
+
+def _weights_description(bio, keras_file, saved_model_zip):
+    """bioimage.io weights: the Keras v3 file, and the TensorFlow SavedModel bundle converted from it."""
+    import keras
+    import tensorflow as tf
+    return bio.WeightsDescr(
+        keras_v3=bio.KerasV3WeightsDescr(source=keras_file, keras_version=keras.__version__,
+                                         backend=('tensorflow', tf.__version__)),
+        tensorflow_saved_model_bundle=bio.TensorflowSavedModelBundleWeightsDescr(
+            source=saved_model_zip, tensorflow_version=tf.__version__, parent='keras_v3'))
+
+
+def _tensor_descriptions(bio, n_channel, spatial_axes, div_by, percentiles, output_range, test_input, test_output):
+    """bioimage.io input and output tensors: axes, sizes, test tensors, pre- and post-processing."""
+    ids = [bio.AxisId(a.lower()) for a in spatial_axes]
+    channel = bio.ChannelAxis(channel_names=[bio.Identifier('channel%d' % i) for i in range(n_channel)])
+    inputs = bio.InputTensorDescr(
+        id=bio.TensorId('input'), description='raw image',
+        axes=[bio.BatchAxis()] + [bio.SpaceInputAxis(id=i, size=bio.ParameterizedSize(min=2 * div_by, step=div_by))
+                                  for i in ids] + [channel],
+        test_tensor=bio.FileDescr(source=test_input),
+        preprocessing=[bio.ScaleRangeDescr(kwargs=bio.ScaleRangeKwargs(
+            axes=ids, min_percentile=percentiles[0], max_percentile=percentiles[1]))])
+    postprocessing = []
+    if output_range is not None and (output_range[1] - output_range[0], output_range[0]) != (1.0, 0.0):
+        # the spec refuses an identity scaling (gain 1, offset 0): a range of 0..1 needs no post-processing
+        low, high = output_range
+        postprocessing.append(bio.ScaleLinearDescr(kwargs=bio.ScaleLinearKwargs(gain=high - low, offset=low)))
+    outputs = bio.OutputTensorDescr(
+        id=bio.TensorId('output'), description='restored image',
+        axes=[bio.BatchAxis()] + [bio.SpaceOutputAxis(id=i, size=bio.SizeReference(
+            tensor_id=bio.TensorId('input'), axis_id=i)) for i in ids] + [channel],
+        test_tensor=bio.FileDescr(source=test_output), postprocessing=postprocessing)
+    return inputs, outputs
+
+
+class ExportMixin:
+    """The export methods of :class:`c2gan_tf.C2GAN` (Fiji, TensorFlow 2, bioimage.io), which it inherits.
+
+    They use the model's ``config``, ``name``, ``logdir``, ``_generator(direction)``, ``default_normalizer`` and
+    ``predict``.
+    """
+
+    @suppress_without_basedir(warn=True)
+    def export_TF(self, fname=None, direction='AtoB'):
+        """Export a generator as a zip for Fiji's CSBDeep plugin (runs in TensorFlow 1.15).
+
+        The zip holds a TF1-style SavedModel (tag ``serve``, signature ``serving_default``, one input and one
+        output, channels last, free spatial sizes) with ``saved_model.pb`` and ``variables/`` at its root, and
+        ``meta.json`` (type, version, direction, axes, divisibility by ``2**unet_n_depth``, tile overlap). The
+        network takes and returns normalised intensities; the model folder is not changed.
+
+        Parameters
+        ----------
+        fname : str or None
+            Zip file; default ``<model folder>/TF_SavedModel_<direction>.zip``.
+        direction : str
+            ``'AtoB'`` (G, restoration) or ``'BtoA'`` (F).
+
+        Returns
+        -------
+        pathlib.Path
+            The zip file.
+        """
+        from .version import __version__
+        fname = self.logdir / (EXPORT_NAMES['fiji'] % direction) if fname is None else Path(fname)
+        axes = self.config.axes
+        export_fiji(self._generator(direction), str(fname), dict(
+            type=self.__class__.__name__, version=__version__, direction=direction, probabilistic=False, axes=axes,
+            axes_div_by=self._axes_div_by(axes), tile_overlap=self._axes_tile_overlap(axes)))
+        print('Model exported for Fiji (TensorFlow SavedModel):\n%s' % fname.resolve())
+        return fname
+
+    def export_savedmodel(self, path, direction='AtoB'):
+        """Export a generator as a TensorFlow 2 SavedModel folder that ``tf.saved_model.load`` runs on any size.
+
+        ``tf.saved_model.load(path).serve(x)`` takes float32 ``x`` (batch, spatial axes with sizes that are
+        multiples of ``2**unet_n_depth``, channels last) of normalised intensities and returns ``{'output': y}``.
+        """
+        write_tf2_saved_model(self._generator(direction), path)
+        return path
+
+    def export_bioimageio(self, path, test_input, axes, direction='AtoB', name=None, description=None,
+                          authors=('c2gan_tf user',), license='BSD-3-Clause', documentation=None):
+        """Export a generator as a bioimage.io model package (spec 0.5), for the model zoo and its clients.
+
+        The package holds the weights as ``keras_v3`` and as a TensorFlow SavedModel bundle, percentile
+        pre-processing (``config.norm_pmin``/``norm_pmax``), the post-processing that maps the output into the
+        target domain's intensity range (when the model has those statistics), a test input and the output this
+        model computes for it, a cover image, documentation and the citations of c2GAN and CSBDeep.
+
+        Parameters
+        ----------
+        path : str
+            The package (``.zip``).
+        test_input : numpy.ndarray
+            A raw image of the source domain; cropped to sizes that are multiples of ``2**unet_n_depth``.
+        axes : str
+            Axes of ``test_input``.
+        direction : str
+            ``'AtoB'`` (restoration, default) or ``'BtoA'``.
+        name, description, authors, license, documentation
+            Metadata of the package (``documentation``: Markdown text).
+        """
+        generator = self._generator(direction)
+        x = crop_test_input(test_input, axes, self.config.axes, 2 ** self.config.unet_n_depth)
+        normalizer = self.default_normalizer(direction)
+        y = self.predict(x, self.config.axes, normalizer=normalizer, direction=direction)
+        export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1],
+                          2 ** self.config.unet_n_depth, (self.config.norm_pmin, self.config.norm_pmax),
+                          output_range=(normalizer.low, normalizer.high) if hasattr(normalizer, 'low') else None,
+                          name=name or '%s %s (c2GAN)' % (self.name, direction),
+                          description=description or 'c2GAN generator %s trained with c2gan_tf' % direction,
+                          authors=authors, license=license, documentation=documentation)
+        return path
 
 
 _DEFAULT_DOCUMENTATION = """# {name}

@@ -40,6 +40,15 @@ class ImageInfo:
     dtype: np.dtype = None
 
 
+def find_files(folder, pattern):
+    """The files in a folder that match a glob pattern, sorted; FileNotFoundError naming both when there is none."""
+    from pathlib import Path
+    found = sorted(f for f in Path(folder).glob(pattern) if f.is_file())
+    if not found:
+        raise FileNotFoundError('no files matching %r in %s' % (pattern, folder))
+    return found
+
+
 @contextlib.contextmanager
 def tiff_errors(path):
     """Turn any error of tifffile on a file that is not a readable TIFF into a ValueError naming the file."""

@@ -7,6 +7,8 @@ numpy arrays and on TensorFlow tensors (in graph mode too) and returns a scalar.
 import numpy as np
 from keras import ops
 
+from .config import DOMAINS
+
 
 def lsgan_discriminator_loss(d_real, d_fake):
     """Least-squares GAN loss of a discriminator: ``((D(real) - 1)^2 + D(fake)^2) / 2``, averaged."""
@@ -92,7 +94,7 @@ def saliency_mask(img, threshold, polarity, steepness, sigma=0.0):
 def fixed_saliency(threshold=0.5, polarity=1, steepness=20.0, sigma=0.0):
     """The same saliency settings for both domains (to drive a trainer directly, without data to estimate them)."""
     return {d: dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness),
-                    sigma=float(sigma)) for d in 'AB'}
+                    sigma=float(sigma)) for d in DOMAINS}
 
 
 def structural_loss(real_a, fake_b, real_b, fake_a, saliency_a, saliency_b):

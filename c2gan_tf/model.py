@@ -14,10 +14,11 @@ from csbdeep.models.base_model import suppress_without_basedir
 from . import run
 from .atomic import write_json_atomic
 from .config import DOMAINS, Config
-from .data import auto_saliency, check_finite, to_domain_units
+from .data import auto_saliency, check_finite, check_patches, to_domain_units
+from .export import ExportMixin
 from .io import convert_dtype
-from .pipeline import unpaired_dataset
-from .train import CycleTrainer, EpochProgress, LearningRate, dynamic_display
+from .pipeline import unpaired_dataset, validation_dataset
+from .train import CycleTrainer, EpochProgress, dynamic_display, optimizers
 
 #: Generator used for each prediction direction.
 DIRECTIONS = {'AtoB': 'G', 'BtoA': 'F'}
@@ -48,7 +49,7 @@ class DomainNormalizer(PercentileNormalizer):
                 None if scale is None else ((self.high - self.low) * scale).astype(self.dtype, copy=False))
 
 
-class C2GAN(CARE):
+class C2GAN(ExportMixin, CARE):
     """Content-preserving CycleGAN (c2GAN) for unsupervised image restoration.
 
     Two U-Net generators, G (A -> B, the restoration) and F (B -> A), and two PatchGAN discriminators, trained on
@@ -85,8 +86,6 @@ class C2GAN(CARE):
         return Config
 
     def _build(self):
-        if self.config.train_seed is not None:
-            keras.utils.set_random_seed(self.config.train_seed)
         self.trainer = CycleTrainer(self.config)
         self._strategy = tf.distribute.get_strategy()
         return self.trainer.G
@@ -117,33 +116,12 @@ class C2GAN(CARE):
         """Load the weights of all four networks from a file in the model folder."""
         self.trainer.load_weights(str(self.logdir / name))
 
-    def _check_patches(self, X, what):
-        c = self.config
-        expected = tuple(c.train_patch_size) + (c.n_channel_in,)
-        if not isinstance(X, np.ndarray) or X.ndim != c.n_dim + 2:
-            raise ValueError('%s must be an array of patches with axes S%s (%d dimensions), got %s'
-                             % (what, c.axes, c.n_dim + 2, getattr(X, 'shape', type(X).__name__)))
-        if X.shape[1:] != expected:
-            raise ValueError('%s: patches of shape %s do not match the configured patch size and channels %s '
-                             '(axes %s)' % (what, X.shape[1:], expected, c.axes))
-        if len(X) == 0:
-            raise ValueError('%s holds no patches' % what)
-        check_finite(X, what)
-        return X.astype(np.float32, copy=False)
-
     def prepare_for_training(self, total_steps=None):
         """Compile the trainer: Adam optimizers with the learning-rate schedule over ``total_steps``."""
         c = self.config
-        total_steps = total_steps or c.train_epochs * c.train_steps_per_epoch
-        self.trainer.total_steps = total_steps
-
-        def adam():
-            lr = LearningRate(c.train_learning_rate, total_steps, c.train_lr_decay, c.train_lr_decay_start)
-            optimizer = keras.optimizers.Adam(lr, beta_1=c.train_beta_1)
-            return keras.optimizers.LossScaleOptimizer(optimizer) if c.train_mixed_precision else optimizer
-
+        self.trainer.total_steps = total_steps or c.train_epochs * c.train_steps_per_epoch
         # XLA is slower on CPU and the history pool has data-dependent shapes
-        self.trainer.compile(gen_optimizer=adam(), disc_optimizer=adam(), jit_compile=False)
+        self.trainer.compile(*optimizers(c, self.trainer.total_steps), jit_compile=False)
         self.callbacks = []
         if self.basedir is not None and c.train_tensorboard:
             self.callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.logdir / 'logs'), write_graph=False,
@@ -206,13 +184,10 @@ class C2GAN(CARE):
                strategy):
         c = self.config
         self._use_strategy(strategy)
-        X_A, X_B = self._check_patches(X_A, 'X_A'), self._check_patches(X_B, 'X_B')
+        X_A, X_B = check_patches(X_A, c, 'X_A'), check_patches(X_B, c, 'X_B')
         val = self._validation_dataset(validation_data)
         if resume:
-            state = self._state_to_resume()
-            if (epochs, steps_per_epoch) not in ((None, None), (state['epochs'], state['steps_per_epoch'])):
-                raise ValueError('a resumed run keeps its epochs (%d) and steps per epoch (%d)'
-                                 % (state['epochs'], state['steps_per_epoch']))
+            state = self._state_to_resume(epochs, steps_per_epoch)
         else:
             state = run.new_state(c.train_epochs if epochs is None else epochs,
                                   c.train_steps_per_epoch if steps_per_epoch is None else steps_per_epoch)
@@ -235,9 +210,8 @@ class C2GAN(CARE):
             raise ValueError('train_batch_size %d cannot be split evenly over %d replicas'
                              % (self.config.train_batch_size, strategy.num_replicas_in_sync))
         if self._strategy is not strategy:
-            trainer = CycleTrainer(self.config, self.trainer.saliency)
-            trainer.set_weights(self.trainer.get_weights())
-            self.trainer, self.keras_model, self._strategy = trainer, trainer.G, strategy
+            self.trainer = self.trainer.rebuilt()
+            self.keras_model, self._strategy = self.trainer.G, strategy
 
     def _validation_dataset(self, validation_data):
         """Batches of validation patch pairs, or None."""
@@ -245,9 +219,8 @@ class C2GAN(CARE):
             return None
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise ValueError('validation_data must be a pair (X_A_val, X_B_val) of patch arrays')
-        val_a, val_b = (self._check_patches(v, w) for v, w in zip(validation_data, ('X_A_val', 'X_B_val')))
-        n = min(len(val_a), len(val_b))
-        return tf.data.Dataset.from_tensor_slices((val_a[:n], val_b[:n])).batch(self.config.train_batch_size)
+        val_a, val_b = (check_patches(v, self.config, w) for v, w in zip(validation_data, ('X_A_val', 'X_B_val')))
+        return validation_dataset(val_a, val_b, self.config.train_batch_size)
 
     def _set_domain_stats(self, X_A, X_B, intensity_stats):
         """Saliency settings of each domain (automatic where not configured) and intensity ranges, saved."""
@@ -257,10 +230,10 @@ class C2GAN(CARE):
         if self.basedir is not None:
             write_json_atomic(self.domain_stats, self.logdir / STATS_FILE)
 
-    def _state_to_resume(self):
+    def _state_to_resume(self, epochs, steps_per_epoch):
         if self.basedir is None:
             raise ValueError('resume needs a model folder (basedir), where the checkpoint is')
-        state = run.read_state(Path(self.logdir))
+        state = run.read_state(Path(self.logdir), epochs, steps_per_epoch)
         if not self.domain_stats:
             raise FileNotFoundError('no %s to resume with in %s' % (STATS_FILE, self.logdir))
         return state
@@ -324,93 +297,7 @@ class C2GAN(CARE):
             warnings.warn('restored image converted to %s' % clipping, stacklevel=2)
         return restored
 
-    @suppress_without_basedir(warn=True)
-    def export_TF(self, fname=None, direction='AtoB'):
-        """Export a generator as a zip for Fiji's CSBDeep plugin (runs in TensorFlow 1.15).
-
-        The zip holds a TF1-style SavedModel (tag ``serve``, signature ``serving_default``, one input and one
-        output, channels last, free spatial sizes) with ``saved_model.pb`` and ``variables/`` at its root, and
-        ``meta.json`` (type, version, direction, axes, divisibility by ``2**unet_n_depth``, tile overlap). The
-        network takes and returns normalised intensities; the model folder is not changed.
-
-        Parameters
-        ----------
-        fname : str or None
-            Zip file; default ``<model folder>/TF_SavedModel_<direction>.zip``.
-        direction : str
-            ``'AtoB'`` (G, restoration) or ``'BtoA'`` (F).
-
-        Returns
-        -------
-        pathlib.Path
-            The zip file.
-        """
-        from .export import export_fiji
-        from .version import __version__
-        generator = self._generator(direction)
-        fname = self.logdir / ('TF_SavedModel_%s.zip' % direction) if fname is None else Path(fname)
-        axes = self.config.axes
-        meta = dict(type=self.__class__.__name__, version=__version__, direction=direction, probabilistic=False,
-                    axes=axes, axes_div_by=self._axes_div_by(axes), tile_overlap=self._axes_tile_overlap(axes))
-        export_fiji(generator, str(fname), meta)
-        print('Model exported for Fiji (TensorFlow SavedModel):\n%s' % fname.resolve())
-        return fname
-
     def _generator(self, direction):
         if direction not in DIRECTIONS:
             raise ValueError("direction must be one of %s, got %r" % (sorted(DIRECTIONS), direction))
         return getattr(self.trainer, DIRECTIONS[direction])
-
-    def export_savedmodel(self, path, direction='AtoB'):
-        """Export a generator as a TensorFlow 2 SavedModel folder that ``tf.saved_model.load`` runs on any size.
-
-        ``tf.saved_model.load(path).serve(x)`` takes float32 ``x`` (batch, spatial axes with sizes that are
-        multiples of ``2**unet_n_depth``, channels last) of normalised intensities and returns ``{'output': y}``.
-        """
-        from .export import write_tf2_saved_model
-        write_tf2_saved_model(self._generator(direction), path)
-        return path
-
-    def export_bioimageio(self, path, test_input, axes, direction='AtoB', name=None, description=None,
-                          authors=('c2gan_tf user',), license='BSD-3-Clause', documentation=None):
-        """Export a generator as a bioimage.io model package (spec 0.5), for the model zoo and its clients.
-
-        The package holds the weights as ``keras_v3`` and as a TensorFlow SavedModel bundle, percentile
-        pre-processing (``config.norm_pmin``/``norm_pmax``), the post-processing that maps the output into the
-        target domain's intensity range (when the model has those statistics), a test input and the output this
-        model computes for it, a cover image, documentation and the citations of c2GAN and CSBDeep.
-
-        Parameters
-        ----------
-        path : str
-            The package (``.zip``).
-        test_input : numpy.ndarray
-            A raw image of the source domain; cropped to sizes that are multiples of ``2**unet_n_depth``.
-        axes : str
-            Axes of ``test_input``.
-        direction : str
-            ``'AtoB'`` (restoration, default) or ``'BtoA'``.
-        name, description, authors, license, documentation
-            Metadata of the package (``documentation``: Markdown text).
-        """
-        from csbdeep.utils import axes_check_and_normalize
-
-        from .data import to_network_axes
-        from .export import export_bioimageio
-        generator = self._generator(direction)
-        check_finite(test_input, 'test input')
-        axes = axes_check_and_normalize(axes, np.ndim(test_input))
-        x = to_network_axes(np.asarray(test_input, np.float32), axes, self.config.axes)
-        div_by = 2 ** self.config.unet_n_depth
-        x = x[tuple(slice(0, s - s % div_by) for s in x.shape[:-1])]
-        if min(x.shape[:-1]) < 2 * div_by:
-            raise ValueError('the test input must be at least %d pixels along every spatial axis' % (2 * div_by))
-        normalizer = self.default_normalizer(direction)
-        y = self.predict(x, self.config.axes, normalizer=normalizer, direction=direction)
-        output_range = (normalizer.low, normalizer.high) if isinstance(normalizer, DomainNormalizer) else None
-        name = name or '%s %s (c2GAN)' % (self.name, direction)
-        export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1], div_by,
-                          (self.config.norm_pmin, self.config.norm_pmax), output_range=output_range, name=name,
-                          description=description or 'c2GAN generator %s trained with c2gan_tf' % direction,
-                          authors=authors, license=license, documentation=documentation)
-        return path

@@ -3,6 +3,7 @@
 import contextlib
 
 import keras
+import numpy as np
 from csbdeep.internals.nets import common_unet
 from keras import layers
 
@@ -16,6 +17,22 @@ def dtype_policy(config):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def seed_weights(model, seed):
+    """Draw a network's initial weights again from its layers' own initialisers, seeded.
+
+    The same ``seed`` gives the same weights, and no global random state (Python, NumPy, TensorFlow, Keras) is
+    used or changed. Initialisers without randomness (zeros, ones) are left as they are.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        for name in ('kernel', 'bias', 'gamma', 'beta'):
+            variable, init = getattr(layer, name, None), getattr(layer, name + '_initializer', None)
+            if variable is None or init is None or 'seed' not in init.get_config():
+                continue
+            seeded = init.__class__.from_config(dict(init.get_config(), seed=int(rng.integers(2 ** 31))))
+            variable.assign(seeded(variable.shape, variable.dtype))
 
 
 def _float32_output(x):

@@ -63,3 +63,9 @@ def unpaired_dataset(X_A, X_B, batch_size, n_dim, do_augment=True, seed=None):
         return ds.batch(batch_size, drop_remainder=True)
 
     return tf.data.Dataset.zip(stream(X_A, 0), stream(X_B, 1)).prefetch(tf.data.AUTOTUNE)
+
+
+def validation_dataset(X_A, X_B, batch_size):
+    """Batches ``(x, y)`` of validation patches, paired by index (the first ``min(len(X_A), len(X_B))`` of each)."""
+    n = min(len(X_A), len(X_B))
+    return tf.data.Dataset.from_tensor_slices((X_A[:n], X_B[:n])).batch(batch_size)

@@ -3,7 +3,7 @@
 import numpy as np
 from csbdeep.utils import plot_some
 
-__all__ = ['plot_some', 'plot_history', 'plot_histograms', 'plot_restoration']
+__all__ = ['plot_some', 'plot_history', 'plot_histograms', 'plot_restoration', 'display']
 
 #: Default panels of :func:`plot_history`: generator losses, discriminator loss, schedules.
 HISTORY_PANELS = (('adv', 'cycle', 'struct', 'identity'), ('disc',), ('lr', 'struct_weight'))
@@ -45,10 +45,20 @@ def plot_history(history, *panels, logy=False, figsize=None):
     return fig
 
 
-def _display(img):
-    """2D view of an image: itself, or the maximum projection of a 3D stack along its first axis."""
+def display(img, pmin=0.5, pmax=99.9):
+    """What is shown of an image: a 2D view and its display range.
+
+    Returns
+    -------
+    view : numpy.ndarray
+        The image, or the maximum projection of a 3D stack along its first axis (float32).
+    vmin, vmax : float
+        The ``pmin`` and ``pmax`` percentiles of the view.
+    """
     img = np.asarray(img, np.float32)
-    return img.max(axis=0) if img.ndim == 3 else img
+    view = img.max(axis=0) if img.ndim == 3 else img
+    vmin, vmax = np.percentile(view, [pmin, pmax])
+    return view, float(vmin), float(vmax)
 
 
 def plot_histograms(images, labels, ax=None, bins=256, saturation=None):
@@ -96,8 +106,7 @@ def plot_restoration(images, titles, pmin=0.5, pmax=99.9, histograms=True, figsi
     fig = plt.figure(figsize=figsize or (4 * n, 4 * rows + (0.5 if histograms else 0)))
     for i, (img, title) in enumerate(zip(images, titles)):
         ax = fig.add_subplot(rows, n, i + 1)
-        view = _display(img)
-        vmin, vmax = np.percentile(view, [pmin, pmax])
+        view, vmin, vmax = display(img, pmin, pmax)
         ax.imshow(view, cmap='magma', vmin=vmin, vmax=vmax)
         ax.set_title(title)
         ax.axis('off')

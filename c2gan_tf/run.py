@@ -32,13 +32,21 @@ def finite_logs(logs):
     return all(np.all(np.isfinite(v)) for v in (logs or {}).values())
 
 
-def read_state(folder):
-    """The training state of the run in a model folder; FileNotFoundError when there is none to resume."""
+def read_state(folder, epochs=None, steps_per_epoch=None):
+    """The training state of the run in a model folder, to resume it.
+
+    FileNotFoundError when there is none; ValueError when ``epochs`` or ``steps_per_epoch`` are given and differ
+    from the run's own (a resumed run keeps them, so that its schedules continue).
+    """
     path = folder / STATE_FILE
     if not path.exists() or not (folder / CHECKPOINT_DIR).is_dir():
         raise FileNotFoundError('no training checkpoint to resume in %s' % folder)
     with open(path) as f:
-        return json.load(f)
+        state = json.load(f)
+    if (epochs, steps_per_epoch) not in ((None, None), (state['epochs'], state['steps_per_epoch'])):
+        raise ValueError('a resumed run keeps its epochs (%d) and steps per epoch (%d)'
+                         % (state['epochs'], state['steps_per_epoch']))
+    return state
 
 
 def new_state(epochs, steps_per_epoch):

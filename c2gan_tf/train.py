@@ -11,7 +11,8 @@ import tensorflow as tf
 from keras import ops
 
 from . import losses, schedules
-from .nets import patchgan_discriminator, unet_generator
+from .config import DOMAINS
+from .nets import patchgan_discriminator, seed_weights, unet_generator
 
 #: Names of the per-step loss metrics reported by :class:`CycleTrainer` (and in the training history): the
 #: generators' weighted total, its terms, the discriminators' loss, the distribution distance of G(x) and y
@@ -77,6 +78,16 @@ class ImagePool(keras.layers.Layer):
         return out
 
 
+def optimizers(config, total_steps):
+    """The generators' and the discriminators' Adam optimizers, with the learning-rate schedule over ``total_steps``
+    (and loss scaling when ``config.train_mixed_precision``)."""
+    def adam():
+        lr = LearningRate(config.train_learning_rate, total_steps, config.train_lr_decay, config.train_lr_decay_start)
+        optimizer = keras.optimizers.Adam(lr, beta_1=config.train_beta_1)
+        return keras.optimizers.LossScaleOptimizer(optimizer) if config.train_mixed_precision else optimizer
+    return adam(), adam()
+
+
 def replica_share(loss):
     """A replica's share of a loss: gradients are summed over the replicas of a ``tf.distribute`` strategy, so
     each replica's mean loss is divided by their number (the global batch's mean loss results)."""
@@ -123,6 +134,9 @@ class CycleTrainer(keras.Model):
         self.F = unet_generator(config, 'F_BtoA')
         self.D_A = patchgan_discriminator(config, 'D_A')
         self.D_B = patchgan_discriminator(config, 'D_B')
+        if config.train_seed is not None:
+            for i, net in enumerate((self.G, self.F, self.D_A, self.D_B)):
+                seed_weights(net, [config.train_seed, i])
         shape = tuple(config.train_patch_size) + (config.n_channel_in,)
         seed = config.train_seed
         self.pool_A = ImagePool(config.train_pool_size, shape, seed=seed, name='pool_A')
@@ -139,14 +153,20 @@ class CycleTrainer(keras.Model):
         gen_optimizer.build(self.G.trainable_variables + self.F.trainable_variables)
         disc_optimizer.build(self.D_A.trainable_variables + self.D_B.trainable_variables)
 
+    def rebuilt(self):
+        """This trainer built again (in the current ``tf.distribute`` strategy's scope) with its weights."""
+        trainer = CycleTrainer(self.config, self.saliency, self.total_steps)
+        trainer.set_weights(self.get_weights())
+        return trainer
+
     def use_saliency(self, saliency):
         """Set the saliency masks' settings of both domains (numbers: Python values enter the traced steps)."""
         keys = ('threshold', 'polarity', 'steepness', 'sigma')
-        for d in ('A', 'B'):
+        for d in DOMAINS:
             missing = [k for k in keys if not isinstance(saliency.get(d, {}).get(k), numbers.Real)]
             if missing:
                 raise ValueError('saliency of domain %s needs numbers for %s' % (d, ', '.join(missing)))
-        self.saliency = {d: {k: saliency[d][k] for k in keys} for d in ('A', 'B')}
+        self.saliency = {d: {k: saliency[d][k] for k in keys} for d in DOMAINS}
         self.train_function = self.test_function = None  # traced with the previous settings
 
     @property

@@ -123,3 +123,15 @@ def test_default_sampling_treats_a_noisy_and_a_clean_copy_of_a_scene_alike():
     unpaired = UnpairedData.from_arrays([noisy[..., 0]], [clean[..., 0]], 'YX')
     with pytest.warns(UserWarning, match='sampled unequally'):
         data.create_unpaired_patches(unpaired, (32, 32), 4, patch_filter=no_background_patches(), verbose=False)
+
+
+def test_sampling_is_seeded_without_touching_numpy_global_state(rng):
+    images = UnpairedData.from_arrays([rng.random((40, 40))], [rng.random((40, 40))], 'YX')
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    X_A, X_B, _, _ = data.create_unpaired_patches(images, (8, 8), 5, seed=7, verbose=False)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    again = data.create_unpaired_patches(images, (8, 8), 5, seed=7, verbose=False)
+    np.testing.assert_array_equal(X_A, again[0])
+    np.testing.assert_array_equal(X_B, again[1])
+    assert not np.array_equal(X_A, data.create_unpaired_patches(images, (8, 8), 5, seed=8, verbose=False)[0])

@@ -58,7 +58,7 @@ def test_saturated_fraction():
 def test_otsu_and_mask_iou(rng):
     values = np.concatenate([rng.normal(0.1, 0.02, 1000), rng.normal(0.8, 0.02, 200)])
     assert 0.2 < metrics.otsu_threshold(values) < 0.7
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match='values that are not all equal'):
         metrics.otsu_threshold(np.ones(10))
     img = np.zeros((32, 32))
     img[8:16, 8:16] = 1

@@ -97,7 +97,7 @@ def test_bad_input_gives_clear_errors(tiny_model, rng):
         model.predict(x, 'YX')
     with pytest.raises(ValueError, match='direction'):
         model.predict(rng.random((32, 32)), 'YX', direction='AtoA')
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r'axes \(ZYX\) must be of length 2'):
         model.predict(rng.random((32, 32)), 'ZYX')
     c = model.config
     good = random_patches(c, 2)

@@ -1,10 +1,6 @@
-import matplotlib
+import numpy as np
 
-matplotlib.use('Agg')
-
-import numpy as np  # noqa: E402
-
-from c2gan_tf import plot  # noqa: E402
+from c2gan_tf import plot
 
 
 def test_plot_history_panels_and_validation():
@@ -29,7 +25,15 @@ def test_plot_histograms_marks_saturation():
     assert ax.get_yscale() == 'log'
 
 
-def test_plot_restoration_2d_and_3d():
+def test_plot_restoration_shows_2d_and_3d_as_projections_with_percentile_ranges():
     rng = np.random.default_rng(0)
-    fig = plot.plot_restoration([rng.random((32, 32)), rng.random((4, 32, 32))], ['a', 'b'])
-    assert len(fig.axes) == 3 and [ax.get_title() for ax in fig.axes[:2]] == ['a', 'b']
+    images = [rng.random((32, 32)), rng.random((4, 32, 40))]
+    fig = plot.plot_restoration(images, ['a', 'b'], pmin=1, pmax=99)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ['a', 'b']
+    for ax, img in zip(fig.axes, images):
+        view = img.max(axis=0) if img.ndim == 3 else img
+        shown = ax.images[0]
+        np.testing.assert_allclose(shown.get_array(), view, rtol=1e-6)
+        np.testing.assert_allclose(shown.get_clim(), np.percentile(view.astype(np.float32), [1, 99]), rtol=1e-6)
+    labels = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+    assert labels == ['a', 'b'] and fig.axes[2].get_yscale() == 'log'  # the histograms below

@@ -36,7 +36,7 @@ def test_domain_a_is_low_snr_and_ground_truth_matches_test_scene():
 def test_generate_3d():
     d = synthetic.generate(3, (8, 48, 48), n_a=1, n_b=1, n_test=1, seed=0)
     assert d['A'][0].shape == (8, 48, 48) and d['test_GT'][0].shape == (8, 48, 48)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r'shape \(48, 48\) does not have 3 dimensions'):
         synthetic.generate(3, (48, 48))
 
 
