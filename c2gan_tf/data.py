@@ -112,6 +112,13 @@ def auto_saliency(patches, threshold=None, polarity=None, steepness=50.0, sigma=
     return dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness), sigma=float(sigma))
 
 
+def stack_axes(axes, ndim, network_axes):
+    """The axes of an image that a network does not have: its planes are restored one by one (``'T'``, or ``'Z'``
+    for a 2D network: ``'TZ'`` of a TZYX movie); empty when the network takes the image whole."""
+    axes = axes_check_and_normalize(axes, ndim)
+    return ''.join(a for a in axes if a not in network_axes)
+
+
 def channels_last_axes(axes):
     """Network axes of images with ``axes``: spatial axes in their order, channel last (``'CZYX'`` -> ``'ZYXC'``)."""
     axes = axes_check_and_normalize(axes)

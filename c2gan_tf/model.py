@@ -7,14 +7,15 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from csbdeep.data import PadAndCropResizer, PercentileNormalizer
+from csbdeep.data import NoNormalizer, PadAndCropResizer, PercentileNormalizer
 from csbdeep.models import CARE
 from csbdeep.models.base_model import suppress_without_basedir
+from csbdeep.utils import axes_check_and_normalize, move_image_axes
 
 from . import run
 from .atomic import write_json_atomic
 from .config import DOMAINS, Config
-from .data import auto_saliency, check_finite, check_patches, to_domain_units
+from .data import auto_saliency, check_finite, check_patches, stack_axes, to_domain_units
 from .export import ExportMixin
 from .io import convert_dtype
 from .pipeline import unpaired_dataset, validation_dataset
@@ -289,13 +290,36 @@ class C2GAN(ExportMixin, CARE):
             normalizer = self.default_normalizer(direction)
         keras_model, self.keras_model = self.keras_model, generator
         try:
-            restored = super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
+            if stack_axes(axes, img.ndim, self.config.axes):
+                restored = self._predict_planes(img, axes, normalizer, resizer, n_tiles)
+            else:
+                restored = super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
         finally:
             self.keras_model = keras_model
         restored, clipping = convert_dtype(restored, dtype, like=img.dtype)
         if clipping.fraction > 0:
             warnings.warn('restored image converted to %s' % clipping, stacklevel=2)
         return restored
+
+    def _predict_planes(self, img, axes, normalizer, resizer, n_tiles):
+        """Restore a stack or movie plane by plane (each an image of the network's axes), normalised as a whole.
+
+        The normaliser's ``before`` sees the whole stack (one set of percentiles, so intensities do not flicker
+        from plane to plane), each plane is predicted on its own, and ``after`` maps the whole result.
+        """
+        axes = axes_check_and_normalize(axes, img.ndim)
+        loop = stack_axes(axes, img.ndim, self.config.axes)
+        plane_axes = ''.join(a for a in axes if a not in loop)
+        x = move_image_axes(img, axes, loop + plane_axes)
+        x = normalizer.before(x, loop + plane_axes)
+        tiles = None if n_tiles is None else tuple(n for a, n in zip(axes, n_tiles) if a not in loop)
+        planes = x.reshape((-1,) + x.shape[len(loop):])
+        y = np.stack([CARE.predict(self, p, plane_axes, normalizer=NoNormalizer(), resizer=resizer, n_tiles=tiles)
+                      for p in planes])
+        y = y.reshape(x.shape[:len(loop)] + y.shape[1:])
+        if normalizer.do_after:
+            y = normalizer.after(y, None, loop + plane_axes)[0]
+        return move_image_axes(y, loop + plane_axes, axes)
 
     def _generator(self, direction):
         if direction not in DIRECTIONS:

@@ -124,3 +124,34 @@ def test_fixed_thresholds_are_used(tmp_path):
     model, _ = train_tiny(tmp_path, validation=False, struct_threshold_A=0.25, struct_polarity_B=-1)
     assert model.domain_stats['A']['threshold'] == 0.25
     assert model.domain_stats['B']['polarity'] == -1
+
+
+@pytest.mark.parametrize('axes,shape', [('ZYX', (3, 32, 40)), ('TZYX', (2, 3, 32, 32)), ('YXT', (32, 32, 3))])
+def test_2d_model_restores_stacks_plane_by_plane_with_one_normalisation(tiny_model, rng, axes, shape):
+    model, _, _ = tiny_model
+    stack = rng.random(shape, np.float32) * 500 + 100
+    stack[..., :16, :] *= np.linspace(1, 3, shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))  # planes differ
+    out = model.predict(stack, axes)
+    assert out.shape == stack.shape and out.dtype == np.float32
+    mi, ma = np.percentile(stack, [model.config.norm_pmin, model.config.norm_pmax])
+    b = model.domain_stats['B']
+
+    class WholeStack(NoNormalizer):  # the stack's percentiles for every plane, output in B's units
+        do_after = True
+
+        def before(self, x, axes):
+            return ((x - mi) / (ma - mi)).astype(np.float32)
+
+        def after(self, mean, scale, axes):
+            return b['low'] + mean * (b['high'] - b['low']), None
+
+    from csbdeep.utils import move_image_axes
+    loop = ''.join(a for a in axes if a not in 'YX')
+    moved = move_image_axes(stack, axes, loop + 'YX')
+    planes = moved.reshape((-1,) + moved.shape[-2:])
+    expected_planes = np.stack([model.predict(p, 'YX', normalizer=WholeStack()) for p in planes])
+    expected = move_image_axes(expected_planes.reshape(moved.shape), loop + 'YX', axes)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-3)
+    # not one normalisation per plane
+    per_plane = np.stack([model.predict(p, 'YX') for p in planes])
+    assert not np.allclose(per_plane, expected_planes, rtol=1e-3)
