@@ -24,6 +24,11 @@ setup(
         'matplotlib',
         'tensorboard',
         'tqdm',
+        # images larger than memory: Dask arrays, a local or distributed scheduler, (OME-)Zarr in and out
+        'dask[array]',
+        'distributed',
+        'zarr>=3',
+        'ome-zarr>=0.11',
     ],
     extras_require={
         'test': ['pytest>=7', 'scikit-image', 'hypothesis', 'nbmake'],

@@ -83,16 +83,23 @@ def _predict(args):
     from .io import axes_of, find_files, read_image, write_image
     files = []
     for item in map(Path, args.inputs):
-        if item.is_dir():
+        if item.is_dir() and item.suffix != '.zarr':
             files += find_files(item, args.pattern)
-        elif item.is_file():
+        elif item.is_file() or item.suffix == '.zarr':
             files.append(item)
         else:
             raise FileNotFoundError('input not found: %s' % item)
     model = _load_model(args.model)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    for f in tqdm(files, desc='files', disable=len(files) < 2):
+    blockwise = [f for f in files if args.format == 'ome-zarr' or f.suffix == '.zarr']
+    for f in blockwise:
+        from .blocks import predict_blocks
+        out = outdir / (f.name.split('.')[0] + '.ome.zarr')
+        predict_blocks(model, str(f), str(out), axes=args.axes, direction=args.direction, block_size=args.block_size,
+                       scheduler=args.scheduler)
+        print('%s -> %s' % (f, out))
+    for f in tqdm([f for f in files if f not in blockwise], desc='files', disable=len(files) < 2):
         img, info = read_image(f)
         axes = axes_of(info, args.axes, f, img.ndim)
         try:
@@ -187,11 +194,15 @@ def _add_train(sub):
 
 def _add_predict(sub):
     """The ``predict`` sub-command."""
-    p = sub.add_parser('predict', help='restore TIFF images with a trained model',
-                       description='Restore TIFF files (or all matching files in folders). The outputs keep the '
-                                   "inputs' axes and pixel size (ImageJ hyperstack, or OME-TIFF for OME inputs); "
-                                   'integer outputs are rounded and clipped to their range, and the fraction of '
-                                   'clipped pixels is reported per file.')
+    p = sub.add_parser('predict', help='restore TIFF or (OME-)Zarr images with a trained model',
+                       description='Restore TIFF files (or all matching files in folders), and (OME-)Zarr images. The '
+                                   "outputs keep the inputs' axes and pixel size (ImageJ hyperstack, or OME-TIFF for "
+                                   'OME inputs); integer outputs are rounded and clipped to their range, and the '
+                                   'fraction of clipped pixels is reported per file. Zarr inputs (and TIFF with '
+                                   '--format ome-zarr) are restored block by block with Dask into OME-Zarr, never '
+                                   'whole in memory; a killed run started again with the same command continues. '
+                                   'Stacks and movies that the model\'s axes do not cover are restored plane by '
+                                   'plane with one normalisation.')
     p.add_argument('model', help='model folder (BASEDIR/NAME)')
     p.add_argument('inputs', nargs='+', help='TIFF files or folders')
     p.add_argument('--axes', help='axes of the input images, e.g. YX, ZYX, CYX (default: from the ImageJ or OME '
@@ -203,6 +214,12 @@ def _add_predict(sub):
     p.add_argument('--direction', choices=('AtoB', 'BtoA'), default='AtoB',
                    help='AtoB restores (default), BtoA degrades')
     p.add_argument('--pattern', default='*.tif*', help='file name pattern in folders (default: %(default)s)')
+    p.add_argument('--format', choices=('tiff', 'ome-zarr'), default='tiff',
+                   help='output of TIFF inputs: TIFF (in memory), or OME-Zarr block by block with Dask for images '
+                        'larger than memory; Zarr inputs always give OME-Zarr (default: %(default)s)')
+    p.add_argument('--block-size', type=int, help='OME-Zarr: block side in Y and X (default 256; 32 in Z)')
+    p.add_argument('--scheduler', help='OME-Zarr: address of a dask.distributed scheduler to run the blocks on '
+                                       '(default: a local cluster in this process)')
     p.set_defaults(func=_predict)
 
 

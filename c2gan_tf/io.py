@@ -86,20 +86,30 @@ def read_image(path):
     """
     import tifffile
     with tiff_errors(path), tifffile.TiffFile(path) as tif:
-        if not tif.series:
-            raise ValueError('no image data')
-        series = tif.series[0]
-        img = series.asarray()
-        if tif.is_ome:
-            info = _ome_info(tifffile.xml2dict(tif.ome_metadata))
-        elif tif.is_imagej:
-            info = _imagej_info(tif.imagej_metadata, tif.pages[0])
-        else:
-            info = ImageInfo()
-        if tif.is_ome or tif.is_imagej or any('axes' in m for m in tif.shaped_metadata or ()):
-            info.axes = _known_axes(series.axes)
-    info.dtype = img.dtype
-    return img, info
+        return tif.series[0].asarray(), _tiff_info(tif)
+
+
+def read_image_info(path):
+    """What a TIFF file's metadata says (:class:`ImageInfo`), without reading its pixels."""
+    import tifffile
+    with tiff_errors(path), tifffile.TiffFile(path) as tif:
+        return _tiff_info(tif)
+
+
+def _tiff_info(tif):
+    import tifffile
+    if not tif.series:
+        raise ValueError('no image data')
+    if tif.is_ome:
+        info = _ome_info(tifffile.xml2dict(tif.ome_metadata))
+    elif tif.is_imagej:
+        info = _imagej_info(tif.imagej_metadata, tif.pages[0])
+    else:
+        info = ImageInfo()
+    if tif.is_ome or tif.is_imagej or any('axes' in m for m in tif.shaped_metadata or ()):
+        info.axes = _known_axes(tif.series[0].axes)
+    info.dtype = tif.series[0].dtype
+    return info
 
 
 def _known_axes(axes):

@@ -74,6 +74,27 @@ def replicas():
     return dict(replicas=mirrored.num_replicas_in_sync, one=step(None), two=step(mirrored))
 
 
+def blocks(model_folder, source, out, slow=None):
+    """Restore ``source`` into OME-Zarr block by block (32 x 32 blocks; ``slow``: pausing in each, to be killed)."""
+    import os
+
+    from c2gan_tf import C2GAN, blocks as b
+    folder = os.path.abspath(model_folder)
+    model = C2GAN(None, os.path.basename(folder), os.path.dirname(folder))
+    done = out + '.blocks-done'
+    before = len(os.listdir(done)) - 1 if os.path.isdir(done) else 0
+    if slow:
+        store = b._store_block
+
+        def slow_store(*args):
+            time.sleep(0.2)
+            return store(*args)
+        b._store_block = slow_store
+    b.predict_blocks(model, source, out, block_size=32, progress=False)
+    total = 64
+    return dict(computed=total - before)
+
+
 if __name__ == '__main__':
-    job = {'train': train, 'save': save, 'replicas': replicas}[sys.argv[1]]
+    job = {'train': train, 'save': save, 'replicas': replicas, 'blocks': blocks}[sys.argv[1]]
     print('RESULT ' + json.dumps(job(*sys.argv[2:])), flush=True)

@@ -1,0 +1,355 @@
+"""Out-of-core prediction with Dask: (OME-)Zarr or TIFF in, OME-Zarr out, block by block with the network's halo.
+
+The image is read lazily as a Dask array, normalised with percentiles of the whole volume (taken from a sample of its
+chunks, never per block), and restored block by block with :func:`dask.array.map_overlap` (each block with a halo
+that covers the network's receptive field, so that blocks agree with whole-image prediction). Restored blocks are
+written into a Zarr array as they finish, each then marked done, so that a killed run restarted with the same
+command skips them. When every block is done, the result is written as OME-Zarr (multiscale pyramid, axes and
+pixel sizes) with ``ome-zarr``'s writer.
+
+By default the work runs on a local Dask cluster in this process; ``scheduler='tcp://...'`` runs it on an existing
+``dask.distributed`` cluster, where every worker loads the model (once) from its folder.
+"""
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import shutil
+import threading
+
+import numpy as np
+from csbdeep.data import NoResizer, Normalizer
+from csbdeep.utils import axes_check_and_normalize
+
+#: Axis types and OME-NGFF units of the axes written to OME-Zarr.
+NGFF_TYPES = {'T': 'time', 'C': 'channel', 'Z': 'space', 'Y': 'space', 'X': 'space'}
+NGFF_UNITS = {'µm': 'micrometer', 'um': 'micrometer', 'nm': 'nanometer', 'mm': 'millimeter', 'm': 'meter'}
+
+
+class FixedNormalizer(Normalizer):
+    """Normalisation with intensities fixed in advance (percentiles of a whole volume), the same for every block.
+
+    ``mi`` and ``ma`` (per channel) become 0 and 1; the output is mapped to ``low``..``high`` (the target domain's
+    range), or back to ``mi``..``ma`` when those are None.
+    """
+
+    def __init__(self, mi, ma, low=None, high=None):
+        self.mi, self.ma = np.asarray(mi, np.float32), np.asarray(ma, np.float32)
+        self.low, self.high = low, high
+
+    @property
+    def do_after(self):
+        return True
+
+    def _per_channel(self, v, axes, ndim):
+        shape = [1] * ndim
+        if 'C' in axes and v.size > 1:
+            shape[axes.index('C')] = v.size
+        return v.reshape(shape)
+
+    def before(self, x, axes):
+        mi, ma = (self._per_channel(v, axes, x.ndim) for v in (self.mi, self.ma))
+        return ((x - mi) / np.maximum(ma - mi, 1e-20)).astype(np.float32)
+
+    def after(self, mean, scale, axes):
+        if self.low is None:
+            mi, ma = (self._per_channel(v, axes, mean.ndim) for v in (self.mi, self.ma))
+            return (mi + mean * (ma - mi)).astype(np.float32), None
+        return (self.low + mean * (self.high - self.low)).astype(np.float32), None
+
+
+class TiffRegions:
+    """A TIFF image as an array-like that reads only the regions asked for (through ``tifffile``'s Zarr store).
+
+    It holds the file name, not an open file, so Dask can send it to the workers of a cluster.
+    """
+
+    def __init__(self, path, shape, dtype):
+        self.path, self.shape, self.dtype, self.ndim = path, tuple(shape), np.dtype(dtype), len(shape)
+
+    def __getitem__(self, region):
+        import tifffile
+        import zarr
+        with tifffile.imread(self.path, aszarr=True) as store:
+            return np.asarray(zarr.open_array(store, mode='r')[region])
+
+
+def open_image(path, axes=None):
+    """A large image as a Dask array (read on demand), with its axes and pixel sizes.
+
+    Parameters
+    ----------
+    path : str
+        OME-Zarr (its full-resolution level), a Zarr array, or a TIFF file (read through ``tifffile``'s Zarr store,
+        so compressed files too).
+    axes : str or None
+        Axes of the image; by default those of its OME or ImageJ metadata (a plain Zarr array or TIFF needs them).
+
+    Returns
+    -------
+    (dask.array.Array, str, dict)
+        The image, its axes, and the pixel size per spatial axis with ``'unit'`` (only ``'unit': None`` when unknown).
+    """
+    import dask.array as da
+    spacing = {}
+    if str(path).lower().endswith(('.tif', '.tiff')):
+        import tifffile
+
+        from .io import axes_of, read_image_info
+        info = read_image_info(path)
+        with tifffile.TiffFile(path) as tif:
+            shape = tif.series[0].shape
+        x = da.from_array(TiffRegions(str(path), shape, info.dtype), chunks='auto', asarray=True)
+        axes = axes_of(info, axes, path, x.ndim)
+        spacing = dict(info.spacing, unit=info.unit)
+    else:
+        from ome_zarr.io import parse_url
+        from ome_zarr.reader import Reader
+        location = parse_url(path)
+        nodes = list(Reader(location)()) if location is not None else []
+        if nodes and nodes[0].data and 'axes' in nodes[0].metadata:
+            meta = nodes[0].metadata
+            x, found = nodes[0].data[0], ''.join(a['name'] for a in meta['axes']).upper()
+            axes = axes or found
+            scale = next(t['scale'] for t in meta['coordinateTransformations'][0] if t['type'] == 'scale')
+            units = [a.get('unit') for a in meta['axes'] if a.get('type') == 'space']
+            unit = {v: k for k, v in NGFF_UNITS.items() if k != 'um'}.get(units[0] if units else None)
+            spacing = dict({a: s for a, s, ax in zip(found, scale, meta['axes']) if ax.get('type') == 'space'},
+                           unit=unit)
+        else:
+            try:
+                x = da.from_zarr(path)
+            except Exception as e:  # zarr raises several kinds of errors for what is not an array
+                raise ValueError('cannot read %s as OME-Zarr or as a Zarr array: %s' % (path, e)) from None
+            if axes is None:
+                raise ValueError('%s has no axes in its metadata (a plain Zarr array); pass them with --axes' % path)
+    return x, axes_check_and_normalize(axes, x.ndim), spacing
+
+
+def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):
+    """Per-channel percentiles of a whole volume, from up to ``n_chunks`` of its chunks drawn at random.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The ``pmin`` and ``pmax`` percentiles, one value per channel (one value without a channel axis).
+    """
+    import dask
+    rng = np.random.default_rng(seed)
+    blocks = list(np.ndindex(*x.numblocks))
+    chosen = [blocks[i] for i in sorted(rng.choice(len(blocks), min(n_chunks, len(blocks)), replace=False))]
+    sample = dask.compute(*[x.blocks[b] for b in chosen])
+    c = axes.index('C') if 'C' in axes else None
+    values = [np.moveaxis(np.asarray(s, np.float32), c, 0).reshape(s.shape[c], -1) if c is not None
+              else np.asarray(s, np.float32).reshape(1, -1) for s in sample]
+    values = np.concatenate(values, axis=1)
+    return np.percentile(values, pmin, axis=1), np.percentile(values, pmax, axis=1)
+
+
+_models, _lock = {}, threading.Lock()
+
+
+@functools.lru_cache(maxsize=None)
+def _model_lock(key):
+    return threading.Lock()
+
+
+def _model(key):
+    """The model of a folder, loaded once per process (workers of a cluster each load it once)."""
+    with _lock:
+        if key not in _models:
+            from .model import C2GAN
+            folder = os.path.abspath(key)
+            _models[key] = C2GAN(None, os.path.basename(folder), os.path.dirname(folder))
+        return _models[key]
+
+
+def _restore_block(block, model_key, axes, normalizer, direction):
+    """One block (with its halo) restored; its threads take turns with the model."""
+    with _model_lock(model_key):
+        return _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(),
+                                         direction=direction).astype(np.float32)
+
+
+def _store_block(block, partial, region, done):
+    """Write a restored block into its region of the partial result, then mark it done."""
+    import zarr
+    zarr.open_array(partial, mode='r+')[region] = block
+    open(done, 'w').close()
+    return region
+
+
+def block_sizes(model, axes, shape, block_size=None):
+    """Block (chunk) sizes per axis: ``block_size`` per spatial axis of the network (multiples of its
+    divisibility), 1 along the axes restored plane by plane, all channels."""
+    net = model.config.axes.replace('C', '')
+    div_by = 2 ** model.config.unet_n_depth
+    default = {'Z': 32, 'Y': 256, 'X': 256}
+    sizes = []
+    for a, n in zip(axes, shape):
+        if a == 'C':
+            sizes.append(n)
+        elif a in net:
+            size = block_size or default[a]
+            sizes.append(min(n, max(div_by, size - size % div_by)))
+        else:
+            sizes.append(1)
+    return tuple(sizes)
+
+
+def padding(model, axes, shape):
+    """Padding (before, after) per axis that makes the network's spatial axes multiples of its divisibility, split
+    as CSBDeep's ``PadAndCropResizer`` splits it."""
+    net, div_by = model.config.axes.replace('C', ''), 2 ** model.config.unet_n_depth
+    missing = [(-n) % div_by if a in net else 0 for a, n in zip(axes, shape)]
+    return tuple((m // 2, m - m // 2) for m in missing)
+
+
+def halo(model, axes):
+    """Overlap per axis: the network's tile overlap (its receptive field), rounded up to its divisibility."""
+    net = model.config.axes
+    div_by = 2 ** model.config.unet_n_depth
+    overlap = dict(zip(net, model._axes_tile_overlap(net)))
+    return {i: int(np.ceil(overlap[a] / div_by) * div_by) if a in net and a != 'C' else 0
+            for i, a in enumerate(axes)}
+
+
+def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=None, scheduler=None,
+                   n_levels=None, progress=True):
+    """Restore an image larger than memory block by block into OME-Zarr; resumable.
+
+    Parameters
+    ----------
+    model : :class:`c2gan_tf.C2GAN`
+        With a model folder when ``scheduler`` names a cluster (its workers load the model from there).
+    source : str or dask.array.Array
+        OME-Zarr, Zarr or TIFF path (see :func:`open_image`), or a Dask array with ``axes``.
+    out : str
+        The OME-Zarr folder written (float32, the input's axes in OME order, its pixel sizes).
+    axes : str or None
+        Axes of the input; by default from its metadata.
+    direction : str
+        ``'AtoB'`` (restore) or ``'BtoA'``.
+    block_size : int or None
+        Block side along the network's spatial axes (default 256 in YX, 32 in Z).
+    scheduler : str or None
+        Address of a ``dask.distributed`` scheduler; ``None`` starts a local cluster in this process.
+    n_levels : int or None
+        Levels of the multiscale pyramid (YX halved at each); by default down to about 256 pixels.
+    progress : bool
+        A progress bar with ETA over the blocks.
+
+    Returns
+    -------
+    str
+        ``out``. A run killed part way and started again with the same arguments continues where it stopped.
+    """
+    import dask.array as da
+
+    from distributed import Client, as_completed
+    from tqdm.auto import tqdm
+
+    if isinstance(source, (str, os.PathLike)):
+        x, axes, spacing = open_image(str(source), axes)
+    else:
+        x, axes, spacing = source, axes_check_and_normalize(axes, source.ndim), {}
+    chunks = block_sizes(model, axes, x.shape, block_size)
+    x = x.rechunk(chunks)
+    c = model.config
+    mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
+    target = model.domain_stats.get('B' if direction == 'AtoB' else 'A', {})
+    normalizer = FixedNormalizer(mi, ma, target.get('low'), target.get('high'))
+    model_key = os.path.abspath(str(model.logdir)) if model.basedir is not None else 'memory-%d' % id(model)
+    _models.setdefault(model_key, model)
+    # pad the whole image as whole-image prediction does (CSBDeep's PadAndCropResizer), so that every block lies on
+    # the network's pooling grid; the blocks then need no padding of their own, and the result is cropped back
+    pad = padding(model, axes, x.shape)
+    padded = da.pad(x, pad, mode='reflect').rechunk(chunks) if any(map(any, pad)) else x
+    depth = {i: d if padded.numblocks[i] > 1 else 0 for i, d in halo(model, axes).items()}  # one block: no halo
+    restored = da.map_overlap(_restore_block, padded, depth=depth, boundary='none', trim=True,
+                              dtype=np.float32, meta=np.empty((0,) * x.ndim, np.float32), model_key=model_key,
+                              axes=axes, normalizer=normalizer, direction=direction)
+    if restored.shape != padded.shape:
+        raise ValueError('blocks need a model whose output has the input\'s shape, got %s from %s'
+                         % (restored.shape, padded.shape))
+    restored = restored[tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))].rechunk(chunks)
+
+    job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
+               direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize])
+    partial, done = _prepare(out, job, x)
+    todo = [b for b in np.ndindex(*restored.numblocks) if not os.path.exists(_marker(done, b))]
+    if todo:
+        with _quiet_local_cluster(scheduler is None), \
+                (Client(scheduler) if scheduler else Client(processes=False, n_workers=1, threads_per_worker=1,
+                                                            dashboard_address=None)) as client:
+            futures = client.compute([_delayed_store(restored, b, partial, done) for b in todo])
+            with tqdm(total=int(np.prod(restored.numblocks)), initial=int(np.prod(restored.numblocks)) - len(todo),
+                      desc='blocks', disable=not progress) as bar:
+                for _ in as_completed(futures):
+                    bar.update()
+    _write_ome_zarr(da.from_zarr(partial), axes, spacing, out, n_levels)
+    shutil.rmtree(partial)
+    shutil.rmtree(done)
+    return out
+
+
+@contextlib.contextmanager
+def _quiet_local_cluster(local):
+    """While a local cluster runs in this process, its INFO lines (start, stop) stay out of the user's output."""
+    logger = logging.getLogger('distributed')
+    level = logger.level
+    if local:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _marker(done, block):
+    return os.path.join(done, '_'.join(map(str, block)))
+
+
+def _delayed_store(restored, block, partial, done):
+    import dask
+    region = tuple(slice(sum(chunks[:i]), sum(chunks[:i + 1])) for chunks, i in zip(restored.chunks, block))
+    return dask.delayed(_store_block)(restored.blocks[block], partial, region, _marker(done, block))
+
+
+def _prepare(out, job, x):
+    """The partial result (a Zarr array) and the folder of done markers of a job, made or found again.
+
+    A folder left by another job (other input, model or blocks) is refused rather than mixed in.
+    """
+    import zarr
+    partial, done = str(out) + '.partial.zarr', str(out) + '.blocks-done'
+    job_file = os.path.join(done, 'job.json')
+    if os.path.exists(job_file):
+        with open(job_file) as f:
+            if json.load(f) != json.loads(json.dumps(job)):
+                raise ValueError('%s holds an interrupted run of another job; remove it (and %s) or choose another '
+                                 'output' % (done, partial))
+        return partial, done
+    os.makedirs(done, exist_ok=True)
+    zarr.create_array(partial, shape=x.shape, chunks=x.chunksize, dtype='float32', overwrite=True)
+    with open(job_file + '.tmp', 'w') as f:
+        json.dump(job, f)
+    os.replace(job_file + '.tmp', job_file)
+    return partial, done
+
+
+def _write_ome_zarr(y, axes, spacing, out, n_levels):
+    """Write a restored image as OME-Zarr: axes in OME order (TCZYX), a YX pyramid, pixel sizes and units."""
+    import zarr
+    from ome_zarr.writer import write_image
+    order = ''.join(a for a in 'TCZYX' if a in axes)
+    y = y.transpose([axes.index(a) for a in order])
+    if n_levels is None:
+        n_levels = max(1, min(5, int(np.log2(max(1, min(y.shape[-2:]) / 256))) + 1))
+    unit = NGFF_UNITS.get(spacing.get('unit'))
+    scale = {a.lower(): float(spacing[a]) for a in 'ZYX' if a in order and a in spacing}
+    root = zarr.open_group(str(out), mode='w')
+    write_image(y, root, axes=order.lower(), scale_factors=tuple(2 ** i for i in range(1, n_levels)),
+                scale=scale or None, axes_units={a: unit for a in scale} if unit else None, name='restored')

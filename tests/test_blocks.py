@@ -1,0 +1,136 @@
+"""Out-of-core prediction with Dask: blocks agree with in-memory prediction, resume after a kill, a 2-worker cluster."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dask.array as da
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from c2gan_tf.blocks import FixedNormalizer, open_image, predict_blocks, volume_percentiles
+from conftest import train_tiny
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def uneven_image(shape, seed=0):
+    """Random intensities whose brightness varies across the image (blocks normalised alone would differ)."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(1, 4, shape[-1], dtype=np.float32)
+    return (rng.random(shape, np.float32) * 800 + 100) * ramp
+
+
+def in_memory(model, img, axes, chunks):
+    """Whole-image prediction with the whole volume's sampled percentiles, as the blocks are normalised."""
+    mi, ma = volume_percentiles(da.from_array(img, chunks=chunks), axes, model.config.norm_pmin,
+                                model.config.norm_pmax)
+    b = model.domain_stats['B']
+    return model.predict(img, axes, normalizer=FixedNormalizer(mi, ma, b['low'], b['high']))
+
+
+def test_blocks_of_a_tiff_agree_with_whole_image_prediction_and_keep_pixel_size(tiny_model, tmp_path):
+    model, _, _ = tiny_model
+    img = uneven_image((150, 134))
+    tifffile.imwrite(tmp_path / 'in.tif', img, imagej=True, resolution=(1 / 0.2, 1 / 0.2),
+                     metadata={'axes': 'YX', 'unit': 'micron'})
+    out = predict_blocks(model, str(tmp_path / 'in.tif'), str(tmp_path / 'out.ome.zarr'), block_size=32,
+                         progress=False)
+    restored, axes, spacing = open_image(out)
+    assert axes == 'YX' and spacing == {'Y': pytest.approx(0.2), 'X': pytest.approx(0.2), 'unit': 'µm'}
+    assert restored.chunksize == (32, 32)  # written block by block
+    expected = in_memory(model, img, 'YX', (32, 32))
+    np.testing.assert_allclose(np.asarray(restored), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    assert sorted(os.listdir(tmp_path)) == ['in.tif', 'out.ome.zarr']  # nothing left of the run
+    meta = zarr.open_group(out).attrs.asdict()['ome']['multiscales'][0]
+    assert [a['name'] for a in meta['axes']] == ['y', 'x'] and len(meta['datasets']) == 1
+
+
+def test_blocks_3d_and_a_stack_restored_plane_by_plane(tmp_path):
+    model3d, _ = train_tiny(tmp_path, 'ZYX', epochs=1, steps_per_epoch=1, name='m3d')
+    img = uneven_image((12, 40, 36), seed=1)
+    zarr.create_array(str(tmp_path / 'vol.zarr'), data=img, chunks=(12, 40, 36))
+    out = predict_blocks(model3d, str(tmp_path / 'vol.zarr'), str(tmp_path / 'vol.ome.zarr'), axes='ZYX',
+                         block_size=16, progress=False)
+    restored, axes, _ = open_image(out)
+    assert axes == 'ZYX' and restored.shape == img.shape
+    expected = in_memory(model3d, img, 'ZYX', (8, 16, 16))
+    np.testing.assert_allclose(np.asarray(restored), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    with pytest.raises(ValueError, match='has no axes in its metadata'):
+        predict_blocks(model3d, str(tmp_path / 'vol.zarr'), str(tmp_path / 'other.ome.zarr'), progress=False)
+
+
+def test_stack_with_a_2d_model_is_restored_plane_by_plane_in_blocks(tiny_model, tmp_path):
+    model, _, _ = tiny_model
+    stack = uneven_image((3, 64, 48), seed=2)
+    out = predict_blocks(model, da.from_array(stack, chunks=(1, 64, 48)), str(tmp_path / 's.ome.zarr'), axes='ZYX',
+                         block_size=32, progress=False)
+    restored = np.asarray(open_image(out)[0])
+    expected = in_memory(model, stack, 'ZYX', (1, 32, 32))
+    np.testing.assert_allclose(restored, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_killed_run_restarted_with_the_same_command_gives_the_same_output(tiny_model, tmp_path):
+    _, _, basedir = tiny_model
+    tifffile.imwrite(tmp_path / 'in.tif', uneven_image((256, 256), seed=3), imagej=True, metadata={'axes': 'YX'})
+    args = [str(basedir / 'model'), str(tmp_path / 'in.tif'), str(tmp_path / 'killed.ome.zarr')]
+    proc = subprocess.Popen([sys.executable, os.path.join(TESTS, 'jobs.py'), 'blocks', *args, 'slow'], cwd=TESTS,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = tmp_path / 'killed.ome.zarr.blocks-done'
+    deadline = time.time() + 300
+    while not (done.is_dir() and len(os.listdir(done)) >= 4):  # job.json and at least 3 blocks
+        assert time.time() < deadline and proc.poll() is None, proc.stderr.read()[-2000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_done = len(os.listdir(done)) - 1
+    assert 3 <= n_done < 64
+    r = subprocess.run([sys.executable, os.path.join(TESTS, 'jobs.py'), 'blocks', *args], cwd=TESTS,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout.splitlines()[-1][7:])['computed'] == 64 - n_done  # the others were skipped
+    r = subprocess.run([sys.executable, os.path.join(TESTS, 'jobs.py'), 'blocks', args[0], args[1],
+                        str(tmp_path / 'reference.ome.zarr')], cwd=TESTS, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    np.testing.assert_array_equal(np.asarray(open_image(str(tmp_path / 'killed.ome.zarr'))[0]),
+                                  np.asarray(open_image(str(tmp_path / 'reference.ome.zarr'))[0]))
+
+
+def test_two_worker_local_cluster_gives_the_local_result(tiny_model, tmp_path):
+    from distributed import LocalCluster
+    model, _, _ = tiny_model
+    img = uneven_image((96, 80), seed=4)
+    tifffile.imwrite(tmp_path / 'in.tif', img, imagej=True, metadata={'axes': 'YX'})
+    local = predict_blocks(model, str(tmp_path / 'in.tif'), str(tmp_path / 'local.ome.zarr'), block_size=32,
+                           progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = predict_blocks(model, str(tmp_path / 'in.tif'), str(tmp_path / 'remote.ome.zarr'), block_size=32,
+                                scheduler=cluster.scheduler_address, progress=False)
+    local = np.asarray(open_image(local)[0])
+    np.testing.assert_allclose(np.asarray(open_image(remote)[0]), local, rtol=1e-5, atol=1e-6 * np.abs(local).max())
+
+
+def test_an_output_of_another_interrupted_job_is_refused(tiny_model, tmp_path):
+    model, _, _ = tiny_model
+    (tmp_path / 'o.ome.zarr.blocks-done').mkdir()
+    (tmp_path / 'o.ome.zarr.blocks-done' / 'job.json').write_text(json.dumps({'source': 'another'}))
+    with pytest.raises(ValueError, match='holds an interrupted run of another job'):
+        predict_blocks(model, da.zeros((64, 64), chunks=32), str(tmp_path / 'o.ome.zarr'), axes='YX', progress=False)
+
+
+def test_cli_restores_a_zarr_into_ome_zarr(tiny_model, tmp_path, capsys):
+    from c2gan_tf import cli
+    _, _, basedir = tiny_model
+    img = uneven_image((70, 66), seed=5)
+    zarr.create_array(str(tmp_path / 'raw.zarr'), data=img, chunks=(32, 32))
+    code = cli.main(['predict', str(basedir / 'model'), str(tmp_path / 'raw.zarr'), '--axes', 'YX', '--outdir',
+                     str(tmp_path / 'out'), '--block-size', '32'])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.strip().splitlines()[-1] == '%s -> %s' % (tmp_path / 'raw.zarr', tmp_path / 'out' / 'raw.ome.zarr')
+    restored, axes, _ = open_image(str(tmp_path / 'out' / 'raw.ome.zarr'))
+    assert axes == 'YX' and restored.shape == img.shape and np.isfinite(np.asarray(restored)).all()
