@@ -159,9 +159,9 @@ class C2GAN(ExportMixin, CARE):
         callbacks : list of keras.callbacks.Callback or None
             More callbacks for Keras' ``fit``.
         strategy : tf.distribute.Strategy or None
-            Train on several devices, e.g. ``tf.distribute.MirroredStrategy()`` (all GPUs of a machine) or
-            ``MultiWorkerMirroredStrategy()`` (several machines). ``config.train_batch_size`` is the global batch,
-            split evenly over the replicas; gradients are averaged over it.
+            Train on several devices of one machine, e.g. ``tf.distribute.MirroredStrategy()`` (all its GPUs).
+            ``config.train_batch_size`` is the global batch, split evenly over the replicas; gradients are averaged
+            over it. (``MultiWorkerMirroredStrategy`` fails in Keras 3's ``fit``: keras-team/keras#20585.)
 
         Returns
         -------

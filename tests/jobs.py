@@ -74,6 +74,28 @@ def replicas():
     return dict(replicas=mirrored.num_replicas_in_sync, one=step(None), two=step(mirrored))
 
 
+def multiworker(index, ports, steps):
+    """Train a tiny model for ``steps`` steps (global batch 2): one of two workers of a MultiWorkerMirroredStrategy
+    on loopback (``index`` 0 or 1, ``ports`` 'P0,P1'), or alone on one device (``index`` 'alone')."""
+    import os
+    if index != 'alone':
+        workers = ['localhost:%s' % p for p in ports.split(',')]
+        os.environ['TF_CONFIG'] = json.dumps({'cluster': {'worker': workers},
+                                              'task': {'type': 'worker', 'index': int(index)}})
+    import tensorflow as tf
+    strategy = tf.distribute.MultiWorkerMirroredStrategy() if index != 'alone' else None
+    from c2gan_tf import C2GAN
+    c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3, train_pool_size=8)
+    model = C2GAN(c, None, basedir=None)
+    X_A, X_B = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2) ** 2
+    history = model.train(X_A, X_B, epochs=1, steps_per_epoch=int(steps), intensity_stats=TINY_STATS,
+                          strategy=strategy)
+    t = model.trainer
+    return dict(replicas=1 if strategy is None else strategy.num_replicas_in_sync,
+                weights={n: [w.tolist() for w in getattr(t, n).get_weights()] for n in ('G', 'F', 'D_A', 'D_B')},
+                loss=history.history['loss'][0], steps=int(t.gen_optimizer.iterations.numpy()))
+
+
 def blocks(model_folder, source, out, slow=None):
     """Restore ``source`` into OME-Zarr block by block (32 x 32 blocks; ``slow``: pausing in each, to be killed)."""
     import os
@@ -96,5 +118,5 @@ def blocks(model_folder, source, out, slow=None):
 
 
 if __name__ == '__main__':
-    job = {'train': train, 'save': save, 'replicas': replicas, 'blocks': blocks}[sys.argv[1]]
+    job = {'train': train, 'save': save, 'replicas': replicas, 'blocks': blocks, 'multiworker': multiworker}[sys.argv[1]]
     print('RESULT ' + json.dumps(job(*sys.argv[2:])), flush=True)
