@@ -60,14 +60,31 @@ class FixedNormalizer(Normalizer):
         return (self.low + mean * (self.high - self.low)).astype(np.float32), None
 
 
-class TiffRegions:
-    """A TIFF image as an array-like that reads only the regions asked for (through ``tifffile``'s Zarr store).
+class ZarrRegions:
+    """A Zarr array as an array-like that opens it for each region asked for.
 
-    It holds the file name, not an open file, so Dask can send it to the workers of a cluster.
+    It holds the path, not an open array, so Dask can send it to the worker processes of a cluster (an open Zarr 3
+    array sent there can hang on its I/O thread).
     """
 
     def __init__(self, path, shape, dtype):
         self.path, self.shape, self.dtype, self.ndim = path, tuple(shape), np.dtype(dtype), len(shape)
+
+    def __getitem__(self, region):
+        import zarr
+        return np.asarray(zarr.open_array(self.path, mode='r')[region])
+
+    @classmethod
+    def dask(cls, path):
+        """The array at ``path`` as a Dask array with its own chunks."""
+        import dask.array as da
+        import zarr
+        array = zarr.open_array(path, mode='r')
+        return da.from_array(cls(str(path), array.shape, array.dtype), chunks=array.chunks, asarray=True)
+
+
+class TiffRegions(ZarrRegions):
+    """A TIFF image as an array-like that reads only the regions asked for (through ``tifffile``'s Zarr store)."""
 
     def __getitem__(self, region):
         import tifffile
@@ -110,8 +127,10 @@ def open_image(path, axes=None):
         location = parse_url(path)
         nodes = list(Reader(location)()) if location is not None else []
         if nodes and nodes[0].data and 'axes' in nodes[0].metadata:
+            from ome_zarr.reader import Multiscales
             meta = nodes[0].metadata
-            x, found = nodes[0].data[0], ''.join(a['name'] for a in meta['axes']).upper()
+            level0 = next(s for s in nodes[0].specs if isinstance(s, Multiscales)).datasets[0]
+            x, found = ZarrRegions.dask(os.path.join(path, level0)), ''.join(a['name'] for a in meta['axes']).upper()
             axes = axes or found
             scale = next(t['scale'] for t in meta['coordinateTransformations'][0] if t['type'] == 'scale')
             units = [a.get('unit') for a in meta['axes'] if a.get('type') == 'space']
@@ -120,7 +139,7 @@ def open_image(path, axes=None):
                            unit=unit)
         else:
             try:
-                x = da.from_zarr(path)
+                x = ZarrRegions.dask(path)
             except Exception as e:  # zarr raises several kinds of errors for what is not an array
                 raise ValueError('cannot read %s as OME-Zarr or as a Zarr array: %s' % (path, e)) from None
             if axes is None:

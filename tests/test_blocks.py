@@ -104,12 +104,12 @@ def test_two_worker_local_cluster_gives_the_local_result(tiny_model, tmp_path):
     from distributed import LocalCluster
     model, _, _ = tiny_model
     img = uneven_image((96, 80), seed=4)
-    tifffile.imwrite(tmp_path / 'in.tif', img, imagej=True, metadata={'axes': 'YX'})
-    local = predict_blocks(model, str(tmp_path / 'in.tif'), str(tmp_path / 'local.ome.zarr'), block_size=32,
-                           progress=False)
+    zarr.create_array(str(tmp_path / 'in.zarr'), data=img, chunks=(32, 32))  # Zarr read in worker processes
+    local = predict_blocks(model, str(tmp_path / 'in.zarr'), str(tmp_path / 'local.ome.zarr'), axes='YX',
+                           block_size=32, progress=False)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        remote = predict_blocks(model, str(tmp_path / 'in.tif'), str(tmp_path / 'remote.ome.zarr'), block_size=32,
-                                scheduler=cluster.scheduler_address, progress=False)
+        remote = predict_blocks(model, str(tmp_path / 'in.zarr'), str(tmp_path / 'remote.ome.zarr'), axes='YX',
+                                block_size=32, scheduler=cluster.scheduler_address, progress=False)
     local = np.asarray(open_image(local)[0])
     np.testing.assert_allclose(np.asarray(open_image(remote)[0]), local, rtol=1e-5, atol=1e-6 * np.abs(local).max())
 
