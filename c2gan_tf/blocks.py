@@ -23,6 +23,8 @@ import numpy as np
 from csbdeep.data import NoResizer, Normalizer
 from csbdeep.utils import axes_check_and_normalize
 
+from .data import to_domain_units
+
 #: Axis types and OME-NGFF units of the axes written to OME-Zarr.
 NGFF_TYPES = {'T': 'time', 'C': 'channel', 'Z': 'space', 'Y': 'space', 'X': 'space'}
 NGFF_UNITS = {'µm': 'micrometer', 'um': 'micrometer', 'nm': 'nanometer', 'mm': 'millimeter', 'm': 'meter'}
@@ -56,8 +58,8 @@ class FixedNormalizer(Normalizer):
     def after(self, mean, scale, axes):
         if self.low is None:
             mi, ma = (self._per_channel(v, axes, mean.ndim) for v in (self.mi, self.ma))
-            return (mi + mean * (ma - mi)).astype(np.float32), None
-        return (self.low + mean * (self.high - self.low)).astype(np.float32), None
+            return to_domain_units(mean, mi, ma).astype(np.float32), None
+        return to_domain_units(mean, self.low, self.high).astype(np.float32), None
 
 
 class ZarrRegions:
