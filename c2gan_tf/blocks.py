@@ -269,25 +269,37 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     """
     import dask.array as da
 
-    from distributed import Client, as_completed
-    from tqdm.auto import tqdm
-
     if isinstance(source, (str, os.PathLike)):
         x, axes, spacing = open_image(str(source), axes)
     else:
         x, axes, spacing = source, axes_check_and_normalize(axes, source.ndim), {}
-    chunks = block_sizes(model, axes, x.shape, block_size)
-    x = x.rechunk(chunks)
+    x = x.rechunk(block_sizes(model, axes, x.shape, block_size))
+    model_key = os.path.abspath(str(model.logdir)) if model.basedir is not None else 'memory-%d' % id(model)
+    _models.setdefault(model_key, model)
+    restored = _restored(model, model_key, x, axes, direction)
+    job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
+               direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize])
+    partial, done = _prepare(out, job, x)
+    todo = [b for b in np.ndindex(*restored.numblocks) if not os.path.exists(_marker(done, b))]
+    if todo:
+        _compute(restored, todo, partial, done, scheduler, progress)
+    _write_ome_zarr(da.from_zarr(partial), axes, spacing, out, n_levels)
+    shutil.rmtree(partial)
+    shutil.rmtree(done)
+    return out
+
+
+def _restored(model, model_key, x, axes, direction):
+    """The restored image as a Dask array with ``x``'s chunks, each block predicted with the network's halo."""
+    import dask.array as da
     c = model.config
     mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
     target = model.domain_stats.get('B' if direction == 'AtoB' else 'A', {})
     normalizer = FixedNormalizer(mi, ma, target.get('low'), target.get('high'))
-    model_key = os.path.abspath(str(model.logdir)) if model.basedir is not None else 'memory-%d' % id(model)
-    _models.setdefault(model_key, model)
     # pad the whole image as whole-image prediction does (CSBDeep's PadAndCropResizer), so that every block lies on
     # the network's pooling grid; the blocks then need no padding of their own, and the result is cropped back
     pad = padding(model, axes, x.shape)
-    padded = da.pad(x, pad, mode='reflect').rechunk(chunks) if any(map(any, pad)) else x
+    padded = da.pad(x, pad, mode='reflect').rechunk(x.chunksize) if any(map(any, pad)) else x
     depth = {i: d if padded.numblocks[i] > 1 else 0 for i, d in halo(model, axes).items()}  # one block: no halo
     restored = da.map_overlap(_restore_block, padded, depth=depth, boundary='none', trim=True,
                               dtype=np.float32, meta=np.empty((0,) * x.ndim, np.float32), model_key=model_key,
@@ -295,25 +307,21 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     if restored.shape != padded.shape:
         raise ValueError('blocks need a model whose output has the input\'s shape, got %s from %s'
                          % (restored.shape, padded.shape))
-    restored = restored[tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))].rechunk(chunks)
+    return restored[tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))].rechunk(x.chunks)
 
-    job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
-               direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize])
-    partial, done = _prepare(out, job, x)
-    todo = [b for b in np.ndindex(*restored.numblocks) if not os.path.exists(_marker(done, b))]
-    if todo:
-        with _quiet_local_cluster(scheduler is None), \
-                (Client(scheduler) if scheduler else Client(processes=False, n_workers=1, threads_per_worker=1,
-                                                            dashboard_address=None)) as client:
-            futures = client.compute([_delayed_store(restored, b, partial, done) for b in todo])
-            with tqdm(total=int(np.prod(restored.numblocks)), initial=int(np.prod(restored.numblocks)) - len(todo),
-                      desc='blocks', disable=not progress) as bar:
-                for _ in as_completed(futures):
-                    bar.update()
-    _write_ome_zarr(da.from_zarr(partial), axes, spacing, out, n_levels)
-    shutil.rmtree(partial)
-    shutil.rmtree(done)
-    return out
+
+def _compute(restored, todo, partial, done, scheduler, progress):
+    """Restore and store the blocks ``todo`` on a cluster (local by default), with a progress bar over all blocks."""
+    from distributed import Client, as_completed
+    from tqdm.auto import tqdm
+    n = int(np.prod(restored.numblocks))
+    with _quiet_local_cluster(scheduler is None), \
+            (Client(scheduler) if scheduler else Client(processes=False, n_workers=1, threads_per_worker=1,
+                                                        dashboard_address=None)) as client:
+        futures = client.compute([_delayed_store(restored, b, partial, done) for b in todo])
+        with tqdm(total=n, initial=n - len(todo), desc='blocks', disable=not progress) as bar:
+            for _ in as_completed(futures):
+                bar.update()
 
 
 @contextlib.contextmanager
