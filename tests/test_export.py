@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from c2gan_tf import C2GAN
-from conftest import random_patches, tiny_config
+from conftest import random_patches, tiny_config, train_tiny
 
 TF1_DIR = Path(os.environ.get('TF1_RUNTIME_DIR', Path.home() / '.cache' / 'tf1-runtime'))
 TF1_RUN = Path(__file__).resolve().parents[2] / 'shared' / 'tools' / 'tf1-runtime' / 'tf1_run.py'
@@ -28,13 +28,6 @@ def tf1_run(zip_file, x, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'TF 1.15.0 ran' in r.stdout
     return np.load(tmp_path / 'out.npy')
-
-
-def trained(tmp_path, axes):
-    c = tiny_config(axes)
-    model = C2GAN(c, 'model', str(tmp_path))
-    model.train(random_patches(c, 4), random_patches(c, 4, seed=1) ** 2, epochs=1, steps_per_epoch=2)
-    return model
 
 
 def weight_bytes(saved_model_pb):
@@ -54,7 +47,7 @@ def folder_digest(folder):
 
 @pytest.mark.parametrize('axes,shape', [('YX', (2, 48, 72, 1)), ('ZYX', (1, 8, 40, 24, 1))])
 def test_fiji_export_runs_in_tf1_and_matches_keras(tmp_path, rng, axes, shape):
-    model = trained(tmp_path, axes)
+    model = train_tiny(tmp_path, axes, validation=False, epochs=1)[0]
     before = folder_digest(model.logdir)
     x = rng.random(shape, np.float32)
     for direction, net in (('AtoB', model.trainer.G), ('BtoA', model.trainer.F)):
@@ -75,7 +68,7 @@ def test_fiji_export_runs_in_tf1_and_matches_keras(tmp_path, rng, axes, shape):
 
 
 def test_export_is_deterministic(tmp_path):
-    model = trained(tmp_path, 'YX')
+    model = train_tiny(tmp_path, 'YX', validation=False, epochs=1)[0]
     first = model.export_TF(tmp_path / 'a.zip').read_bytes()
     second = model.export_TF(tmp_path / 'b.zip').read_bytes()
     assert first == second
@@ -89,7 +82,7 @@ def test_export_is_deterministic(tmp_path):
 
 def test_tf2_savedmodel_runs_any_size(tmp_path, rng):
     import tensorflow as tf
-    model = trained(tmp_path, 'ZYX')
+    model = train_tiny(tmp_path, 'ZYX', validation=False, epochs=1)[0]
     model.export_savedmodel(str(tmp_path / 'sm'), direction='AtoB')
     path = model.export_savedmodel(str(tmp_path / 'sm'), direction='BtoA')  # replaces the earlier export
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith('sm')) == ['sm']
