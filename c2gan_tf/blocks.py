@@ -12,7 +12,6 @@ By default the work runs on a local Dask cluster in this process; ``scheduler='t
 """
 
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ import threading
 
 import numpy as np
 from csbdeep.data import NoResizer, Normalizer
-from csbdeep.utils import axes_check_and_normalize
+from csbdeep.utils import axes_check_and_normalize, normalize_mi_ma
 
 from .data import to_domain_units
 
@@ -53,7 +52,7 @@ class FixedNormalizer(Normalizer):
 
     def before(self, x, axes):
         mi, ma = (self._per_channel(v, axes, x.ndim) for v in (self.mi, self.ma))
-        return ((x - mi) / np.maximum(ma - mi, 1e-20)).astype(np.float32)
+        return normalize_mi_ma(x, mi, ma)
 
     def after(self, mean, scale, axes):
         if self.low is None:
@@ -169,27 +168,22 @@ def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):
     return np.percentile(values, pmin, axis=1), np.percentile(values, pmax, axis=1)
 
 
+#: Models by folder (or in-memory key), loaded once per process; the lock makes a worker's threads take turns.
 _models, _lock = {}, threading.Lock()
-
-
-@functools.lru_cache(maxsize=None)
-def _model_lock(key):
-    return threading.Lock()
 
 
 def _model(key):
     """The model of a folder, loaded once per process (workers of a cluster each load it once)."""
-    with _lock:
-        if key not in _models:
-            from .model import C2GAN
-            folder = os.path.abspath(key)
-            _models[key] = C2GAN(None, os.path.basename(folder), os.path.dirname(folder))
-        return _models[key]
+    if key not in _models:
+        from .model import C2GAN
+        folder = os.path.abspath(key)
+        _models[key] = C2GAN(None, os.path.basename(folder), os.path.dirname(folder))
+    return _models[key]
 
 
 def _restore_block(block, model_key, axes, normalizer, direction):
-    """One block (with its halo) restored; its threads take turns with the model."""
-    with _model_lock(model_key):
+    """One block (with its halo) restored."""
+    with _lock:
         return _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(),
                                          direction=direction).astype(np.float32)
 
@@ -275,7 +269,7 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
         x, axes, spacing = source, axes_check_and_normalize(axes, source.ndim), {}
     x = x.rechunk(block_sizes(model, axes, x.shape, block_size))
     model_key = os.path.abspath(str(model.logdir)) if model.basedir is not None else 'memory-%d' % id(model)
-    _models.setdefault(model_key, model)
+    _models[model_key] = model  # this process uses the object given, never an older one of the same folder
     restored = _restored(model, model_key, x, axes, direction)
     job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
                direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize])

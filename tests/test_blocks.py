@@ -134,3 +134,14 @@ def test_cli_restores_a_zarr_into_ome_zarr(tiny_model, tmp_path, capsys):
     assert out.strip().splitlines()[-1] == '%s -> %s' % (tmp_path / 'raw.zarr', tmp_path / 'out' / 'raw.ome.zarr')
     restored, axes, _ = open_image(str(tmp_path / 'out' / 'raw.ome.zarr'))
     assert axes == 'YX' and restored.shape == img.shape and np.isfinite(np.asarray(restored)).all()
+
+
+def test_a_model_retrained_in_the_same_folder_is_the_one_used(tmp_path):
+    img = uneven_image((40, 48), seed=6)
+    first, _ = train_tiny(tmp_path, epochs=1, steps_per_epoch=1, train_seed=1)
+    predict_blocks(first, da.from_array(img, chunks=32), str(tmp_path / 'a.ome.zarr'), axes='YX', progress=False)
+    second, _ = train_tiny(tmp_path, epochs=1, steps_per_epoch=1, train_seed=2)  # same folder, new weights
+    out = predict_blocks(second, da.from_array(img, chunks=32), str(tmp_path / 'b.ome.zarr'), axes='YX',
+                         progress=False)
+    expected = in_memory(second, img, 'YX', (32, 32))
+    np.testing.assert_allclose(np.asarray(open_image(out)[0]), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
