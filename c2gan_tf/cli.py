@@ -93,8 +93,9 @@ def _predict(args):
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     blockwise = [f for f in files if args.format == 'ome-zarr' or f.suffix == '.zarr']
-    for f in blockwise:
+    if blockwise:
         from .blocks import predict_blocks
+    for f in blockwise:
         out = outdir / (f.name.split('.')[0] + '.ome.zarr')
         predict_blocks(model, str(f), str(out), axes=args.axes, direction=args.direction, block_size=args.block_size,
                        scheduler=args.scheduler)

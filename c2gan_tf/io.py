@@ -86,7 +86,8 @@ def read_image(path):
     """
     import tifffile
     with tiff_errors(path), tifffile.TiffFile(path) as tif:
-        return tif.series[0].asarray(), _tiff_info(tif)
+        info = _tiff_info(tif)  # first: it says "no image data" for a TIFF without any
+        return tif.series[0].asarray(), info
 
 
 def read_image_info(path):

@@ -50,9 +50,9 @@ def read_state(folder, epochs=None, steps_per_epoch=None):
 
 
 def new_state(epochs, steps_per_epoch):
-    """The training state of a run that has not started: no epoch done, no history, no best value yet."""
-    return dict(epochs=int(epochs), steps_per_epoch=int(steps_per_epoch), epoch=0, history={},
-                best=dict(monitor=BEST_MONITOR, value=None, epoch=None))
+    """The training state of a run that has not started: no epoch done, no history (:class:`TrainingRun` adds
+    the best-weights criterion, with no value yet)."""
+    return dict(epochs=int(epochs), steps_per_epoch=int(steps_per_epoch), epoch=0, history={})
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -104,6 +104,7 @@ class TrainingRun:
 
     def __init__(self, trainer, config, folder, state, resume=False):
         self.trainer, self.config, self.folder, self.state = trainer, config, folder, state
+        # no best value yet: a new run, or one whose state was written before the criterion was kept in it
         self.state.setdefault('best', dict(monitor=BEST_MONITOR, value=None, epoch=None))
         self.stop = StopOnNonFinite()
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
