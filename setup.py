@@ -31,7 +31,7 @@ setup(
         'ome-zarr>=0.11',
     ],
     extras_require={
-        'test': ['pytest>=7', 'scikit-image', 'hypothesis', 'nbmake'],
+        'test': ['pytest>=7', 'pytest-timeout', 'scikit-image', 'hypothesis', 'nbmake'],
         'bioimageio': [
             'bioimageio.core>=0.9',
             'bioimageio.spec>=0.5.4',

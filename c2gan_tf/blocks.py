@@ -7,13 +7,11 @@ written into a Zarr array as they finish, each then marked done, so that a kille
 command skips them. When every block is done, the result is written as OME-Zarr (multiscale pyramid, axes and
 pixel sizes) with ``ome-zarr``'s writer.
 
-By default the work runs on a local Dask cluster in this process; ``scheduler='tcp://...'`` runs it on an existing
-``dask.distributed`` cluster, where every worker loads the model (once) from its folder.
+By default the work runs on Dask's threaded scheduler in this process (nothing to set up); ``scheduler='tcp://...'``
+runs it on an existing ``dask.distributed`` cluster, where every worker loads the model (once) from its folder.
 """
 
-import contextlib
 import json
-import logging
 import os
 import shutil
 import threading
@@ -21,6 +19,7 @@ import threading
 import numpy as np
 from csbdeep.data import NoResizer, Normalizer
 from csbdeep.utils import axes_check_and_normalize, normalize_mi_ma
+from dask.callbacks import Callback
 
 from .data import to_domain_units
 
@@ -250,7 +249,7 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     block_size : int or None
         Block side along the network's spatial axes (default 256 in YX, 32 in Z).
     scheduler : str or None
-        Address of a ``dask.distributed`` scheduler; ``None`` starts a local cluster in this process.
+        Address of a ``dask.distributed`` scheduler; ``None`` uses Dask's threaded scheduler in this process.
     n_levels : int or None
         Levels of the multiscale pyramid (YX halved at each); by default down to about 256 pixels.
     progress : bool
@@ -305,30 +304,33 @@ def _restored(model, model_key, x, axes, direction):
 
 
 def _compute(restored, todo, partial, done, scheduler, progress):
-    """Restore and store the blocks ``todo`` on a cluster (local by default), with a progress bar over all blocks."""
-    from distributed import Client, as_completed
+    """Restore and store the blocks ``todo``, with a progress bar over all blocks: on Dask's threaded scheduler in
+    this process, or on the ``dask.distributed`` cluster at the address ``scheduler``."""
+    import dask
     from tqdm.auto import tqdm
     n = int(np.prod(restored.numblocks))
-    with _quiet_local_cluster(scheduler is None), \
-            (Client(scheduler) if scheduler else Client(processes=False, n_workers=1, threads_per_worker=1,
-                                                        dashboard_address=None)) as client:
-        futures = client.compute([_delayed_store(restored, b, partial, done) for b in todo])
-        with tqdm(total=n, initial=n - len(todo), desc='blocks', disable=not progress) as bar:
-            for _ in as_completed(futures):
-                bar.update()
+    stores = [_delayed_store(restored, b, partial, done) for b in todo]
+    with tqdm(total=n, initial=n - len(todo), desc='blocks', disable=not progress) as bar:
+        if scheduler is None:
+            with _StoredBlocks({s.key for s in stores}, bar.update):
+                dask.compute(*stores, scheduler='threads')
+        else:
+            from distributed import Client, as_completed
+            with Client(scheduler) as client:
+                for _ in as_completed(client.compute(stores)):
+                    bar.update()
 
 
-@contextlib.contextmanager
-def _quiet_local_cluster(local):
-    """While a local cluster runs in this process, its INFO lines (start, stop) stay out of the user's output."""
-    logger = logging.getLogger('distributed')
-    level = logger.level
-    if local:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+class _StoredBlocks(Callback):
+    """Calls ``update`` each time a block has been stored (a local-scheduler callback, as Dask's ProgressBar)."""
+
+    def __init__(self, keys, update):
+        super().__init__()
+        self._keys, self._update = keys, update
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        if key in self._keys:
+            self._update()
 
 
 def _marker(done, block):

@@ -220,7 +220,7 @@ def _add_predict(sub):
                         'larger than memory; Zarr inputs always give OME-Zarr (default: %(default)s)')
     p.add_argument('--block-size', type=int, help='OME-Zarr: block side in Y and X (default 256; 32 in Z)')
     p.add_argument('--scheduler', help='OME-Zarr: address of a dask.distributed scheduler to run the blocks on '
-                                       '(default: a local cluster in this process)')
+                                       '(default: Dask\'s threaded scheduler in this process)')
     p.set_defaults(func=_predict)
 
 
