@@ -60,35 +60,6 @@ class FixedNormalizer(Normalizer):
         return to_domain_units(mean, self.low, self.high).astype(np.float32), None
 
 
-#: Seconds one Zarr read or write of a block may take before it counts as hung, and the tries it gets.
-ZARR_TIMEOUT, ZARR_TRIES = 120, 3
-
-
-def zarr_io(operation, what, timeout=None, tries=None):
-    """Run ``operation()``, a coroutine of Zarr's async API, on an event loop of the calling thread, with a timeout.
-
-    Zarr's synchronous API hands every read and write to one I/O thread per process; in Dask worker threads that
-    hand-off has been seen to hang for good (the read done, its result never back; see the README). Here each call
-    has its own loop in the Dask task's thread, and a call that times out is tried again (reads and whole-block
-    writes can be repeated).
-
-    Raises
-    ------
-    TimeoutError
-        Every try timed out.
-    """
-    import asyncio
-    import warnings
-    timeout, tries = timeout or ZARR_TIMEOUT, tries or ZARR_TRIES
-    for attempt in range(1, tries + 1):
-        try:
-            return asyncio.run(asyncio.wait_for(operation(), timeout))
-        except TimeoutError:
-            if attempt < tries:
-                warnings.warn('%s took more than %g s (try %d of %d); trying again' % (what, timeout, attempt, tries))
-    raise TimeoutError('%s took more than %g s in each of %d tries' % (what, timeout, tries))
-
-
 class ZarrRegions:
     """A Zarr array as an array-like that opens it for each region asked for.
 
@@ -100,11 +71,8 @@ class ZarrRegions:
         self.path, self.shape, self.dtype, self.ndim = path, tuple(shape), np.dtype(dtype), len(shape)
 
     def __getitem__(self, region):
-        from zarr.api.asynchronous import open_array
-
-        async def read():
-            return await (await open_array(store=self.path, mode='r')).getitem(region)
-        return np.asarray(zarr_io(read, 'reading %s of %s' % (region, self.path)))
+        import zarr
+        return np.asarray(zarr.open_array(self.path, mode='r')[region])
 
     @classmethod
     def dask(cls, path):
@@ -120,12 +88,9 @@ class TiffRegions(ZarrRegions):
 
     def __getitem__(self, region):
         import tifffile
-        from zarr.api.asynchronous import open_array
-
+        import zarr
         with tifffile.imread(self.path, aszarr=True) as store:
-            async def read():
-                return await (await open_array(store=store, mode='r')).getitem(region)
-            return np.asarray(zarr_io(read, 'reading %s of %s' % (region, self.path)))
+            return np.asarray(zarr.open_array(store, mode='r')[region])
 
 
 def open_image(path, axes=None):
@@ -224,11 +189,8 @@ def _restore_block(block, model_key, axes, normalizer, direction):
 
 def _store_block(block, partial, region, done):
     """Write a restored block into its region of the partial result, then mark it done."""
-    from zarr.api.asynchronous import open_array
-
-    async def write():
-        await (await open_array(store=partial, mode='r+')).setitem(region, block)
-    zarr_io(write, 'writing %s of %s' % (region, partial))
+    import zarr
+    zarr.open_array(partial, mode='r+')[region] = block
     open(done, 'w').close()
     return region
 

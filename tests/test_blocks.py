@@ -145,25 +145,3 @@ def test_a_model_retrained_in_the_same_folder_is_the_one_used(tmp_path):
                          progress=False)
     expected = in_memory(second, img, 'YX', (32, 32))
     np.testing.assert_allclose(np.asarray(open_image(out)[0]), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
-
-
-def test_a_hung_zarr_call_is_tried_again_and_then_reported():
-    import asyncio
-
-    from c2gan_tf.blocks import zarr_io
-    calls = []
-
-    async def hangs_once():
-        calls.append(1)
-        if len(calls) == 1:
-            await asyncio.Event().wait()  # never set: a read whose result never comes back
-        return 'data'
-    with pytest.warns(UserWarning, match=r'reading x took more than 0.2 s \(try 1 of 3\); trying again'):
-        assert zarr_io(hangs_once, 'reading x', timeout=0.2) == 'data'
-    assert len(calls) == 2
-
-    async def hangs():
-        await asyncio.Event().wait()
-    with pytest.raises(TimeoutError, match='writing y took more than 0.1 s in each of 2 tries'), \
-            pytest.warns(UserWarning):
-        zarr_io(hangs, 'writing y', timeout=0.1, tries=2)
