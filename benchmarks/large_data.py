@@ -18,6 +18,7 @@ usage: python benchmarks/large_data.py [--setting cpu|full]
 import argparse
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -57,12 +58,15 @@ def small_model(basedir, n_first):
 
 def run_blocks(model, source, out, n_workers, memory_limit):
     """Restore ``source`` on a local cluster of ``n_workers`` processes; seconds and the peak worker memory (MB)."""
+    import dask
     import psutil
     from distributed import Client, LocalCluster
 
     from c2gan_tf.blocks import predict_blocks
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    # Dask's profiler deadlocks workers on Python < 3.11.9 (CPython gh-106883; see c2gan_tf.blocks)
+    with dask.config.set({'distributed.worker.profile.enabled': False}), \
+            LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
+                         dashboard_address=None) as cluster, Client(cluster) as client:
         client.run(lambda: 0)  # workers up
         peak, stop = [0.0], threading.Event()
 
@@ -88,7 +92,8 @@ def main():
     a = p.parse_args()
     s = SETTINGS[a.setting]
     report = dict(benchmark='block-by-block prediction of volumes larger than a worker\'s memory', setting=a.setting,
-                  memory_limit_per_worker=s['memory_limit'], plane=s['plane'], peak_memory_per_worker_mb={},
+                  memory_limit_per_worker=s['memory_limit'], plane=s['plane'], python=sys.version.split()[0],
+                  worker_profiler=False, peak_memory_per_worker_mb={},
                   seconds={}, volumes={})
     with tempfile.TemporaryDirectory() as tmp:
         model = small_model(tmp, s['n_first'])

@@ -317,8 +317,31 @@ def _compute(restored, todo, partial, done, scheduler, progress):
         else:
             from distributed import Client, as_completed
             with Client(scheduler) as client:
+                _warn_of_profiler_deadlock(client)
                 for _ in as_completed(client.compute(stores)):
                     bar.update()
+
+
+def profiler_can_deadlock():
+    """Whether Dask's worker profiler runs here on a Python whose ``sys._current_frames`` can deadlock.
+
+    The profiler calls ``sys._current_frames()`` every 10 ms; before Python 3.11.9 that call can run the garbage
+    collector while it holds the interpreter's thread-list lock, and deadlock with a thread being started or ended
+    (CPython issue gh-106883, fixed by PR #117332). A worker then hangs for good, every thread idle.
+    """
+    import sys
+
+    import dask
+    return sys.version_info < (3, 11, 9) and bool(dask.config.get('distributed.worker.profile.enabled', True))
+
+
+def _warn_of_profiler_deadlock(client):
+    import warnings
+    risky = sorted(w for w, risk in client.run(profiler_can_deadlock).items() if risk)
+    if risky:
+        warnings.warn('%d of the cluster\'s workers run Dask\'s profiler on Python < 3.11.9, where it can deadlock a '
+                      'worker (CPython gh-106883); start them with distributed.worker.profile.enabled: False '
+                      '(DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False) or on Python >= 3.11.9' % len(risky))
 
 
 class _StoredBlocks(Callback):

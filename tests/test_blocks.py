@@ -101,17 +101,38 @@ def test_killed_run_restarted_with_the_same_command_gives_the_same_output(tiny_m
 
 
 def test_two_worker_local_cluster_gives_the_local_result(tiny_model, tmp_path):
-    from distributed import LocalCluster
+    import dask
+    from distributed import Client, LocalCluster
+
+    from c2gan_tf.blocks import profiler_can_deadlock
     model, _, _ = tiny_model
     img = uneven_image((96, 80), seed=4)
     zarr.create_array(str(tmp_path / 'in.zarr'), data=img, chunks=(32, 32))  # Zarr read in worker processes
     local = predict_blocks(model, str(tmp_path / 'in.zarr'), str(tmp_path / 'local.ome.zarr'), axes='YX',
                            block_size=32, progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        remote = predict_blocks(model, str(tmp_path / 'in.zarr'), str(tmp_path / 'remote.ome.zarr'), axes='YX',
-                                block_size=32, scheduler=cluster.scheduler_address, progress=False)
+    # workers without Dask's profiler, which can deadlock them on Python < 3.11.9 (CPython gh-106883)
+    with dask.config.set({'distributed.worker.profile.enabled': False}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            assert list(client.run(profiler_can_deadlock).values()) == [False, False]
+            remote = predict_blocks(model, str(tmp_path / 'in.zarr'), str(tmp_path / 'remote.ome.zarr'), axes='YX',
+                                    block_size=32, scheduler=cluster.scheduler_address, progress=False)
     local = np.asarray(open_image(local)[0])
     np.testing.assert_allclose(np.asarray(open_image(remote)[0]), local, rtol=1e-5, atol=1e-6 * np.abs(local).max())
+
+
+def test_workers_whose_profiler_can_deadlock_are_named(monkeypatch):
+    import dask
+
+    from c2gan_tf import blocks
+    with dask.config.set({'distributed.worker.profile.enabled': True}):
+        assert blocks.profiler_can_deadlock() == (sys.version_info < (3, 11, 9))
+
+    class Client:
+        def run(self, func):
+            return {'tcp://a': True, 'tcp://b': False}
+    with pytest.warns(UserWarning, match=r"1 of the cluster's workers run Dask's profiler on Python < 3.11.9"):
+        blocks._warn_of_profiler_deadlock(Client())
 
 
 def test_an_output_of_another_interrupted_job_is_refused(tiny_model, tmp_path):
