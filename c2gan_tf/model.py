@@ -50,6 +50,17 @@ class DomainNormalizer(PercentileNormalizer):
                 None if scale is None else ((self.high - self.low) * scale).astype(self.dtype, copy=False))
 
 
+class _Tiles:
+    """A network as CSBDeep's tiled prediction uses it (``predict`` of one tile), calling ``callback()`` first."""
+
+    def __init__(self, net, callback):
+        self.net, self.callback = net, callback
+
+    def predict(self, x, **kwargs):
+        self.callback()
+        return self.net.predict(x, **kwargs)
+
+
 class C2GAN(ExportMixin, CARE):
     """Content-preserving CycleGAN (c2GAN) for unsupervised image restoration.
 
@@ -255,7 +266,7 @@ class C2GAN(ExportMixin, CARE):
         return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)
 
     def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB',
-                dtype='float32'):
+                dtype='float32', callback=None):
         """Restore an image (A -> B), or degrade one (B -> A).
 
         Parameters
@@ -277,6 +288,9 @@ class C2GAN(ExportMixin, CARE):
             Data type of the result: ``'float32'`` (default), ``'uint16'``, ``'uint8'``, ``'same'`` (that of
             ``img``) or any NumPy type. Integer types get rounded values clipped to the type's range, with a
             warning that gives the fraction of pixels clipped (see :func:`c2gan_tf.io.convert_dtype`).
+        callback : callable or None
+            Called as ``callback()`` before each tile (of each plane of a stack) goes through the network, for
+            progress; an exception it raises stops the prediction (a Cancel button).
 
         Returns
         -------
@@ -288,7 +302,7 @@ class C2GAN(ExportMixin, CARE):
         check_finite(img, 'input image')
         if normalizer is None:
             normalizer = self.default_normalizer(direction)
-        keras_model, self.keras_model = self.keras_model, generator
+        keras_model, self.keras_model = self.keras_model, generator if callback is None else _Tiles(generator, callback)
         try:
             if stack_axes(axes, img.ndim, self.config.axes):
                 restored = self._predict_planes(img, axes, normalizer, resizer, n_tiles)

@@ -68,6 +68,25 @@ def test_tiled_equals_whole_2d(tiny_model, rng, shape, n_tiles):
     np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-4 * np.abs(whole).max())
 
 
+def test_callback_runs_before_each_tile_of_each_plane_and_can_stop_prediction(tiny_model, rng):
+    model, _, _ = tiny_model
+    stack = rng.random((3, 64, 64), np.float32)
+    calls = []
+    restored = model.predict(stack, 'ZYX', n_tiles=(1, 2, 2), callback=lambda: calls.append(1))
+    assert len(calls) == 12  # 3 planes x 4 tiles
+    np.testing.assert_allclose(restored, model.predict(stack, 'ZYX', n_tiles=(1, 2, 2)), rtol=1e-6)
+
+    def stop_at_the_third_tile():
+        calls.append(1)
+        if len(calls) == 15:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        model.predict(stack, 'ZYX', n_tiles=(1, 2, 2), callback=stop_at_the_third_tile)
+    assert len(calls) == 15
+    np.testing.assert_allclose(model.predict(stack, 'ZYX', n_tiles=(1, 2, 2)), restored, rtol=1e-6)
+    assert len(calls) == 15  # the stopped prediction left no callback behind
+
+
 def test_tiled_equals_whole_3d_multichannel_and_axes(tmp_path, rng):
     model, _ = train_tiny(tmp_path, 'ZYXC', n_channel=2, validation=False)
     x = rng.random((2, 12, 40, 24), np.float32)  # CZYX: another axes order than the network's
