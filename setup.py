@@ -31,7 +31,9 @@ setup(
         'ome-zarr>=0.11',
     ],
     extras_require={
-        'test': ['pytest>=7', 'pytest-timeout', 'scikit-image', 'hypothesis', 'nbmake'],
+        'test': ['pytest>=7', 'pytest-timeout', 'pytest-qt', 'scikit-image', 'hypothesis', 'nbmake'],
+        # the plugin (widgets, sample data; c2gan_tf/napari/napari.yaml) with napari and a Qt binding
+        'napari': ['napari[pyqt5]>=0.5', 'npe2'],
         'bioimageio': [
             'bioimageio.core>=0.9',
             'bioimageio.spec>=0.5.4',
@@ -44,5 +46,7 @@ setup(
         # benchmarks/README.md
         'benchmarks': ['scikit-image', 'PyWavelets', 'bm3d'],
     },
-    entry_points={'console_scripts': ['c2gan = c2gan_tf.cli:main']},
+    package_data={'c2gan_tf': ['napari/napari.yaml']},
+    entry_points={'console_scripts': ['c2gan = c2gan_tf.cli:main'],
+                  'napari.manifest': ['c2gan_tf = c2gan_tf.napari:napari.yaml']},
 )

@@ -2,6 +2,7 @@ import os
 
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+os.environ.setdefault('QT_QPA_PLATFORM', 'offscreen')  # the napari tests run headless
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
