@@ -63,8 +63,7 @@ class FixedNormalizer(Normalizer):
 class ZarrRegions:
     """A Zarr array as an array-like that opens it for each region asked for.
 
-    It holds the path, not an open array, so Dask can send it to the worker processes of a cluster (an open Zarr 3
-    array sent there can hang on its I/O thread).
+    It holds the path, not an open array, so that Dask sends the worker processes of a cluster only a path to read.
     """
 
     def __init__(self, path, shape, dtype):
@@ -337,11 +336,11 @@ def profiler_can_deadlock():
 
 def _warn_of_profiler_deadlock(client):
     import warnings
-    risky = sorted(w for w, risk in client.run(profiler_can_deadlock).items() if risk)
+    risky = sum(client.run(profiler_can_deadlock).values())
     if risky:
         warnings.warn('%d of the cluster\'s workers run Dask\'s profiler on Python < 3.11.9, where it can deadlock a '
                       'worker (CPython gh-106883); start them with distributed.worker.profile.enabled: False '
-                      '(DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False) or on Python >= 3.11.9' % len(risky))
+                      '(DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False) or on Python >= 3.11.9' % risky)
 
 
 class _StoredBlocks(Callback):
