@@ -435,6 +435,23 @@ def load_training_data(file, validation_split=0, axes=None, mmap=False):
     for name, X in zip('XY', arrays):
         if X.ndim != len(axes):
             raise ValueError('%s: %s has shape %s, which does not match axes %r' % (file, name, X.shape, axes))
+    train, val = split_validation(arrays, validation_split)
+    return train, val, axes, (stats if len(stats) == 2 else None)
+
+
+def split_validation(arrays, validation_split):
+    """The last ``validation_split`` fraction of each patch array (each domain's) kept for validation.
+
+    Returns
+    -------
+    (tuple, tuple or None)
+        The training arrays, and the validation arrays (``None`` when ``validation_split`` is 0).
+
+    Raises
+    ------
+    ValueError
+        The split leaves an array no training or no validation patches.
+    """
     train, val = [], []
     for X in arrays:
         n_val = int(round(len(X) * validation_split))
@@ -443,4 +460,4 @@ def load_training_data(file, validation_split=0, axes=None, mmap=False):
                              % (validation_split, len(X)))
         train.append(X[:len(X) - n_val])
         val.append(X[len(X) - n_val:])
-    return tuple(train), (tuple(val) if validation_split > 0 else None), axes, (stats if len(stats) == 2 else None)
+    return tuple(train), (tuple(val) if validation_split > 0 else None)

@@ -281,13 +281,11 @@ def _run(images, axes, patch_size, n_patches, settings, name, basedir, resume, c
     """Patches of both domains, then a new model trained, or the one in ``basedir/name`` resumed; its folder."""
     from c2gan_tf import C2GAN, Config
 
-    from ..data import UnpairedData, create_unpaired_patches
+    from ..data import UnpairedData, create_unpaired_patches, split_validation
     data = UnpairedData.from_arrays(images['A'], images['B'], axes)
     X_A, X_B, patch_axes, stats = create_unpaired_patches(data, patch_size, n_patches, seed=0, verbose=False)
-    n_val = len(X_A) // 10, len(X_B) // 10
-    val = (X_A[-n_val[0]:], X_B[-n_val[1]:]) if min(n_val) > 0 else None
-    if val is not None:
-        X_A, X_B = X_A[:-n_val[0]], X_B[:-n_val[1]]
+    # a tenth of each domain for validation, as `c2gan train --validation-split 0.1` keeps it, when there are enough
+    (X_A, X_B), val = split_validation((X_A, X_B), 0.1 if min(len(X_A), len(X_B)) >= 10 else 0)
     if resume:
         model = C2GAN(None, name, basedir)
         model.train(X_A, X_B, validation_data=val, resume=True, callbacks=[callback])
