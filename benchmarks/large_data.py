@@ -12,7 +12,7 @@ separate processes with a memory limit. Measured:
 Writes ``large_data.json``.
 
 usage: python benchmarks/large_data.py [--setting cpu|full]
-  cpu:  volumes of 1/32, 1/16 and 1/8 GB, workers limited to 1.5 GB (2 cores: about 15 minutes)
+  cpu:  volumes of 1/32, 1/16 and 1/8 GB, workers limited to 1.5 GB (2 cores: about 10 minutes)
   full: volumes of 1, 4 and 8 GB, workers limited to 1.5 GB (the issue's setting; needs about 40 GB of disk)
 """
 import argparse
