@@ -18,7 +18,7 @@ from .config import DOMAINS, Config
 from .data import auto_saliency, check_finite, check_patches, stack_axes, to_domain_units
 from .export import ExportMixin
 from .io import convert_dtype
-from .pipeline import unpaired_dataset, validation_dataset
+from .pipeline import distributed, unpaired_dataset, validation_dataset
 from .train import CycleTrainer, EpochProgress, dynamic_display, optimizers
 
 #: Generator used for each prediction direction.
@@ -135,7 +135,8 @@ class C2GAN(ExportMixin, CARE):
         # XLA is slower on CPU and the history pool has data-dependent shapes
         self.trainer.compile(*optimizers(c, self.trainer.total_steps), jit_compile=False)
         self.callbacks = []
-        if self.basedir is not None and c.train_tensorboard:
+        summaries = tf.distribute.get_strategy().extended.should_save_summary  # under tf.distribute: the chief's
+        if self.basedir is not None and c.train_tensorboard and summaries:
             self.callbacks.append(keras.callbacks.TensorBoard(log_dir=str(self.logdir / 'logs'), write_graph=False,
                                                               profile_batch=0))
         if not dynamic_display():
@@ -170,9 +171,10 @@ class C2GAN(ExportMixin, CARE):
         callbacks : list of keras.callbacks.Callback or None
             More callbacks for Keras' ``fit``.
         strategy : tf.distribute.Strategy or None
-            Train on several devices of one machine, e.g. ``tf.distribute.MirroredStrategy()`` (all its GPUs).
-            ``config.train_batch_size`` is the global batch, split evenly over the replicas; gradients are averaged
-            over it. (``MultiWorkerMirroredStrategy`` fails in Keras 3's ``fit``: keras-team/keras#20585.)
+            Train on several devices, e.g. ``tf.distribute.MirroredStrategy()`` (all GPUs of one machine) or
+            ``tf.distribute.MultiWorkerMirroredStrategy()`` (several machines, each running the same script).
+            ``config.train_batch_size`` is the global batch, split evenly over the replicas, which together train on
+            the batches a single process would; gradients are averaged over it.
 
         Returns
         -------
@@ -206,10 +208,13 @@ class C2GAN(ExportMixin, CARE):
             self._set_domain_stats(X_A, X_B, intensity_stats)
         epochs, steps_per_epoch = state['epochs'], state['steps_per_epoch']
         self.prepare_for_training(epochs * steps_per_epoch)
-        training = run.TrainingRun(self.trainer, c, self.logdir if self.basedir is not None else None, state, resume)
+        training = run.TrainingRun(self.trainer, c, self.logdir if self.basedir is not None else None, state, resume,
+                                   writer=strategy.extended.should_checkpoint)
         # an endless stream: a resumed run skips the batches it has seen, so it sees what an uninterrupted one would
-        data = unpaired_dataset(X_A, X_B, c.train_batch_size, c.n_dim, c.train_augment, c.train_seed)
-        history = self.trainer.fit(data.skip(training.initial_epoch * steps_per_epoch), validation_data=val,
+        data = distributed(lambda context: unpaired_dataset(X_A, X_B, c.train_batch_size, c.n_dim, c.train_augment,
+                                                            c.train_seed, training.initial_epoch * steps_per_epoch,
+                                                            context))
+        history = self.trainer.fit(data, validation_data=val,
                                    epochs=epochs, steps_per_epoch=steps_per_epoch,
                                    initial_epoch=training.initial_epoch, shuffle=False,
                                    callbacks=training.callbacks() + self.callbacks + list(callbacks or []),
@@ -232,14 +237,14 @@ class C2GAN(ExportMixin, CARE):
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise ValueError('validation_data must be a pair (X_A_val, X_B_val) of patch arrays')
         val_a, val_b = (check_patches(v, self.config, w) for v, w in zip(validation_data, ('X_A_val', 'X_B_val')))
-        return validation_dataset(val_a, val_b, self.config.train_batch_size)
+        return distributed(lambda context: validation_dataset(val_a, val_b, self.config.train_batch_size, context))
 
     def _set_domain_stats(self, X_A, X_B, intensity_stats):
         """Saliency settings of each domain (automatic where not configured) and intensity ranges, saved."""
         saliency = {d: auto_saliency(X, **self.config.saliency(d)) for d, X in zip(DOMAINS, (X_A, X_B))}
         self.domain_stats = {d: dict(saliency[d], **(intensity_stats or {}).get(d, {})) for d in DOMAINS}
         self.trainer.use_saliency(saliency)
-        if self.basedir is not None:
+        if self.basedir is not None and tf.distribute.get_strategy().extended.should_checkpoint:
             write_json_atomic(self.domain_stats, self.logdir / STATS_FILE)
 
     def _state_to_resume(self, epochs, steps_per_epoch):

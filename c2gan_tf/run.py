@@ -8,6 +8,8 @@ NaN, and the history of the whole run when it was resumed. Nothing else writes t
 """
 
 import json
+import tempfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -100,10 +102,18 @@ class TrainingRun:
         From :func:`new_state`, or from :func:`read_state` to resume.
     resume : bool
         Restore the checkpoint of ``folder`` and continue after its last complete epoch.
+    writer : bool
+        Whether this process writes the model folder. Under ``tf.distribute`` on several machines only the chief
+        does (``strategy.extended.should_checkpoint``); the other workers do the same, in a temporary folder of
+        their own, deleted at the end (TensorFlow's pattern: saving a checkpoint may need every worker).
     """
 
-    def __init__(self, trainer, config, folder, state, resume=False):
-        self.trainer, self.config, self.folder, self.state = trainer, config, folder, state
+    def __init__(self, trainer, config, folder, state, resume=False, writer=True):
+        self.trainer, self.config, self.state = trainer, config, state
+        self._scratch = None
+        if folder is not None and not writer:
+            self._scratch = tempfile.TemporaryDirectory(prefix='c2gan-worker-')
+        self.folder = folder if self._scratch is None else Path(self._scratch.name)
         # no best value yet: a new run, or one whose state was written before the criterion was kept in it
         self.state.setdefault('best', dict(monitor=BEST_MONITOR, value=None, epoch=None))
         self.stop = StopOnNonFinite()
@@ -115,9 +125,10 @@ class TrainingRun:
             return
         checkpoint = tf.train.Checkpoint(trainer=trainer, gen_optimizer=trainer.gen_optimizer,
                                          disc_optimizer=trainer.disc_optimizer, epoch=self._epoch)
-        self.manager = tf.train.CheckpointManager(checkpoint, str(folder / CHECKPOINT_DIR), max_to_keep=2)
+        self.manager = tf.train.CheckpointManager(checkpoint, str(self.folder / CHECKPOINT_DIR), max_to_keep=2)
         if resume:
-            checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            latest = tf.train.latest_checkpoint(str(folder / CHECKPOINT_DIR))  # the model folder's, on every worker
+            checkpoint.restore(latest).assert_existing_objects_matched()
             print('Resuming training after epoch %d of %d.' % (self.initial_epoch, state['epochs']))
         else:
             self.manager.save()  # the starting point, kept if the first epoch fails
@@ -172,6 +183,13 @@ class TrainingRun:
         FloatingPointError
             A loss became NaN or infinite; the networks hold the weights of the last complete epoch again.
         """
+        try:
+            return self._finish(history)
+        finally:
+            if self._scratch is not None:
+                self._scratch.cleanup()
+
+    def _finish(self, history):
         c = self.config
         if self.stop.where is not None:
             if self.manager is not None:

@@ -13,6 +13,7 @@ from keras import ops
 from . import losses, schedules
 from .config import DOMAINS
 from .nets import patchgan_discriminator, seed_weights, unet_generator
+from .pipeline import unstacked_pairs
 
 #: Names of the per-step loss metrics reported by :class:`CycleTrainer` (and in the training history): the
 #: generators' weighted total, its terms, the discriminators' loss, the distribution distance of G(x) and y
@@ -111,7 +112,8 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
 class CycleTrainer(keras.Model):
     """Holds G (A->B), F (B->A), D_A, D_B and the history pools; trains them with a custom ``train_step``.
 
-    Batches are pairs ``(x, y)`` of unrelated patches from domain A and domain B.
+    Batches hold unrelated patches ``x`` from domain A and ``y`` from domain B, stacked into one tensor
+    (:func:`c2gan_tf.pipeline.stacked_pairs`).
 
     Parameters
     ----------
@@ -146,7 +148,8 @@ class CycleTrainer(keras.Model):
         self.built = True
 
     def compile(self, gen_optimizer, disc_optimizer, **kwargs):
-        super().compile(**kwargs)
+        # no optimizer of Keras' own (its default, RMSprop, would be built under tf.distribute and saved, unused)
+        super().compile(optimizer=None, **kwargs)
         self.gen_optimizer = gen_optimizer
         self.disc_optimizer = disc_optimizer
         # build the optimizers' state now, so that a checkpoint restores into it at once
@@ -213,7 +216,7 @@ class CycleTrainer(keras.Model):
                 + losses.lsgan_discriminator_loss(self.D_B(y, training=training), self.D_B(fake_b, training=training)))
 
     def train_step(self, data):
-        x, y = data
+        x, y = unstacked_pairs(data)
         gen_vars = self.G.trainable_variables + self.F.trainable_variables
         with tf.GradientTape() as tape:
             out = self.generator_losses(x, y, training=True)
@@ -230,18 +233,32 @@ class CycleTrainer(keras.Model):
         logs = self._report(out)
         logs['struct_weight'] = self.structural_weight()
         logs['lr'] = self.gen_optimizer.learning_rate
-        return logs
+        return across_workers(logs)
 
     def test_step(self, data):
-        x, y = data
+        x, y = unstacked_pairs(data)
         out = self.generator_losses(x, y)
         out['disc'] = self.discriminator_loss(x, y, out['fake_a'], out['fake_b'])
-        return self._report(out)
+        return across_workers(self._report(out))
 
     def _report(self, out):
         for name, tracker in self.trackers.items():
             tracker.update_state(out[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def across_workers(logs):
+    """A training step's logs, shaped for Keras 3's ``fit`` under the current ``tf.distribute`` strategy.
+
+    With a ``MultiWorkerMirroredStrategy`` over several workers, ``fit`` averages each logged value over the
+    workers with ``strategy.reduce('MEAN', value, axis=0)``, which fails on a scalar (keras-team/keras#20585), so
+    the values get a leading axis of length one, which that reduction removes. Elsewhere they stay scalars.
+    """
+    strategy = tf.distribute.get_strategy()
+    if (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.num_replicas_in_sync > len(strategy.extended.worker_devices)):
+        return {name: ops.expand_dims(value, 0) for name, value in logs.items()}
+    return logs
 
 
 def dynamic_display():

@@ -3,6 +3,8 @@
 usage: python tests/jobs.py train fresh|resume BASEDIR
        python tests/jobs.py save FOLDER
        python tests/jobs.py replicas
+       python tests/jobs.py multiworker 0|1|alone PORT0,PORT1 STEPS BASEDIR
+       python tests/jobs.py blocks MODEL_FOLDER SOURCE OUT [slow]
 Each job prints one line ``RESULT <json>`` (``save`` prints ``ready`` and runs until it is killed).
 """
 import json
@@ -74,9 +76,10 @@ def replicas():
     return dict(replicas=mirrored.num_replicas_in_sync, one=step(None), two=step(mirrored))
 
 
-def multiworker(index, ports, steps):
+def multiworker(index, ports, steps, basedir):
     """Train a tiny model for ``steps`` steps (global batch 2): one of two workers of a MultiWorkerMirroredStrategy
-    on loopback (``index`` 0 or 1, ``ports`` 'P0,P1'), or alone on one device (``index`` 'alone')."""
+    on loopback (``index`` 0 or 1, ``ports`` 'P0,P1'), in the model folder ``basedir/workers``, or alone on one
+    device (``index`` 'alone') in ``basedir/alone``."""
     import os
     if index != 'alone':
         workers = ['localhost:%s' % p for p in ports.split(',')]
@@ -85,8 +88,8 @@ def multiworker(index, ports, steps):
     import tensorflow as tf
     strategy = tf.distribute.MultiWorkerMirroredStrategy() if index != 'alone' else None
     from c2gan_tf import C2GAN
-    c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3, train_pool_size=8)
-    model = C2GAN(c, None, basedir=None)
+    c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3, train_pool_size=8, train_tensorboard=True)
+    model = C2GAN(c, 'alone' if index == 'alone' else 'workers', basedir=basedir)
     X_A, X_B = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2) ** 2
     history = model.train(X_A, X_B, epochs=1, steps_per_epoch=int(steps), intensity_stats=TINY_STATS,
                           strategy=strategy)

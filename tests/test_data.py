@@ -83,12 +83,46 @@ def test_augment_flips_and_rotates_in_plane(shape, n_dim, rng):
 def test_unpaired_dataset_batches(rng):
     a, b = rng.random((5, 8, 8, 1), np.float32), rng.random((3, 8, 8, 1), np.float32) + 10
     ds = pipeline.unpaired_dataset(a, b, 2, 2, seed=0)
-    for x, y in ds.take(6):
+    for batch in ds.take(6):
+        assert batch.shape == (2, 2, 8, 8, 1)
+        x, y = pipeline.unstacked_pairs(batch)
         assert x.shape == (2, 8, 8, 1) and y.shape == (2, 8, 8, 1)
         assert float(tf.reduce_max(x)) < 1 and float(tf.reduce_min(y)) >= 10
-    first = [x.numpy() for x, _ in pipeline.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
-    again = [x.numpy() for x, _ in pipeline.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
+    first = [batch.numpy() for batch in pipeline.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
+    again = [batch.numpy() for batch in pipeline.unpaired_dataset(a, b, 2, 2, seed=0).take(3)]
     np.testing.assert_array_equal(first, again)
+
+
+def test_shuffled_indices_are_permutations_that_every_iterator_repeats():
+    ds = pipeline.shuffled_indices(5, seed=3)
+    first = [int(i) for i in ds.take(15)]
+    assert [int(i) for i in ds.take(15)] == first  # a second iterator: the same order (Keras makes one to build)
+    passes = [first[k:k + 5] for k in (0, 5, 10)]
+    assert all(sorted(p) == list(range(5)) for p in passes) and passes[0] != passes[1]
+
+
+@pytest.mark.parametrize('pipelines,replicas', [(2, 2), (2, 4), (1, 2)])
+def test_input_pipelines_share_each_global_batch(pipelines, replicas, rng):
+    """Under tf.distribute the replicas of all input pipelines together hold, step by step, the global batches of
+    the single-process stream (training, from a later batch too, and validation)."""
+    a, b = rng.random((7, 8, 8, 1), np.float32), rng.random((5, 8, 8, 1), np.float32)
+    for skip in (0, 3):
+        alone = [batch.numpy() for batch in pipeline.unpaired_dataset(a, b, 4, 2, seed=1, skip=skip).take(5)]
+        shares = []
+        for i in range(pipelines):
+            context = tf.distribute.InputContext(pipelines, i, replicas)
+            per_replica = list(pipeline.unpaired_dataset(a, b, 4, 2, seed=1, skip=skip, context=context)
+                               .take(5 * replicas // pipelines))
+            assert all(batch.shape[0] == 4 // replicas for batch in per_replica)
+            shares.append(np.split(np.concatenate(per_replica), 5))
+        for step, batch in enumerate(alone):
+            np.testing.assert_array_equal(np.concatenate([share[step] for share in shares]), batch)
+    val = [pipeline.validation_dataset(a, b, 4, tf.distribute.InputContext(pipelines, i, replicas))
+           for i in range(pipelines)]
+    np.testing.assert_array_equal(np.concatenate([batch.numpy() for ds in val for batch in ds]),
+                                  np.stack([a[:4], b[:4]], axis=1))  # whole global batches only
+    with pytest.raises(ValueError, match='fewer than one batch'):
+        pipeline.validation_dataset(a[:3], b, 4, tf.distribute.InputContext(pipelines, 0, replicas))
 
 
 def test_check_finite_in_chunks_and_auto_saliency_subsample(rng):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from c2gan_tf import C2GAN, losses
+from c2gan_tf import C2GAN, losses, pipeline
 from c2gan_tf.train import ImagePool
 from conftest import random_patches, tiny_config
 
@@ -89,7 +89,7 @@ def test_train_step_updates_all_four_networks_and_reports_losses():
     t = compiled_trainer(c, total_steps=4)
     before = {name: [w.numpy().copy() for w in getattr(t, name).trainable_variables] for name in ('G', 'F', 'D_A', 'D_B')}
     x, y = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2)
-    data = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(2)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).repeat().batch(2).map(pipeline.stacked_pairs)
     history = t.fit(data, epochs=2, steps_per_epoch=2, shuffle=False, verbose=0)
     for name, weights in before.items():
         after = getattr(t, name).trainable_variables
