@@ -3,7 +3,7 @@
 usage: python tests/jobs.py train fresh|resume BASEDIR
        python tests/jobs.py save FOLDER
        python tests/jobs.py replicas
-       python tests/jobs.py multiworker 0|1|alone PORT0,PORT1 STEPS BASEDIR
+       python tests/jobs.py multiworker 0|1|alone PORT0,PORT1 fresh|resume BASEDIR
        python tests/jobs.py blocks MODEL_FOLDER SOURCE OUT [slow]
 Each job prints one line ``RESULT <json>`` (``save`` prints ``ready`` and runs until it is killed).
 """
@@ -76,27 +76,41 @@ def replicas():
     return dict(replicas=mirrored.num_replicas_in_sync, one=step(None), two=step(mirrored))
 
 
-def multiworker(index, ports, steps, basedir):
-    """Train a tiny model for ``steps`` steps (global batch 2): one of two workers of a MultiWorkerMirroredStrategy
-    on loopback (``index`` 0 or 1, ``ports`` 'P0,P1'), in the model folder ``basedir/workers``, or alone on one
-    device (``index`` 'alone') in ``basedir/alone``."""
+def multiworker(index, ports, mode, basedir):
+    """Train a tiny model for 3 epochs of 1 step (global batch 2): one of two workers of a MultiWorkerMirroredStrategy
+    on loopback (``index`` 0 or 1, ``ports`` 'P0,P1') in the model folder ``basedir/workers``, or alone on one
+    device (``index`` 'alone') in ``basedir/alone``. ``mode`` 'fresh': the workers stop after the first epoch, as if
+    killed; 'resume': they continue that run."""
     import os
     if index != 'alone':
         workers = ['localhost:%s' % p for p in ports.split(',')]
         os.environ['TF_CONFIG'] = json.dumps({'cluster': {'worker': workers},
                                               'task': {'type': 'worker', 'index': int(index)}})
+    import keras
     import tensorflow as tf
     strategy = tf.distribute.MultiWorkerMirroredStrategy() if index != 'alone' else None
     from c2gan_tf import C2GAN
-    c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3, train_pool_size=8, train_tensorboard=True)
-    model = C2GAN(c, 'alone' if index == 'alone' else 'workers', basedir=basedir)
-    X_A, X_B = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2) ** 2
-    history = model.train(X_A, X_B, epochs=1, steps_per_epoch=int(steps), intensity_stats=TINY_STATS,
-                          strategy=strategy)
+    X_A, X_B = random_patches(tiny_config(), 8, seed=1), random_patches(tiny_config(), 8, seed=2) ** 2
+    name = 'alone' if index == 'alone' else 'workers'
+    if mode == 'resume':
+        model = C2GAN(None, name, basedir)
+        model.train(X_A, X_B, resume=True, strategy=strategy)
+    else:
+        def stop(epoch, logs):
+            if index != 'alone':
+                raise KeyboardInterrupt
+        c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3, train_pool_size=8,
+                        train_tensorboard=True)
+        model = C2GAN(c, name, basedir)
+        try:
+            model.train(X_A, X_B, epochs=3, steps_per_epoch=1, intensity_stats=TINY_STATS, strategy=strategy,
+                        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=stop)])
+        except KeyboardInterrupt:
+            pass
     t = model.trainer
     return dict(replicas=1 if strategy is None else strategy.num_replicas_in_sync,
                 weights={n: [w.tolist() for w in getattr(t, n).get_weights()] for n in ('G', 'F', 'D_A', 'D_B')},
-                loss=history.history['loss'][0], steps=int(t.gen_optimizer.iterations.numpy()))
+                steps=int(t.gen_optimizer.iterations.numpy()))
 
 
 def blocks(model_folder, source, out, slow=None):
@@ -121,5 +135,5 @@ def blocks(model_folder, source, out, slow=None):
 
 
 if __name__ == '__main__':
-    job = {'train': train, 'save': save, 'replicas': replicas, 'blocks': blocks, 'multiworker': multiworker}[sys.argv[1]]
+    job = dict(train=train, save=save, replicas=replicas, blocks=blocks, multiworker=multiworker)[sys.argv[1]]
     print('RESULT ' + json.dumps(job(*sys.argv[2:])), flush=True)

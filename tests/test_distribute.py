@@ -1,4 +1,4 @@
-"""tf.distribute: one step with a global batch of 2 on two replicas equals one step with batch 2 on one device."""
+"""tf.distribute: replicas of one machine, and worker processes of several, train to the weights of one process."""
 import json
 import os
 import subprocess
@@ -42,15 +42,10 @@ def free_ports(n):
     return ports
 
 
-def test_two_worker_processes_train_to_the_weights_of_one_process(tmp_path):
-    """MultiWorkerMirroredStrategy over TF_CONFIG on loopback: two processes with a global batch of 2 make the same
-    three steps as one process with a batch of 2 (each worker takes its half of every batch of the same stream of
-    8 patches per domain, gradients averaged)."""
-    ports = ','.join(map(str, free_ports(2)))
-    jobs = [subprocess.Popen([sys.executable, os.path.join(TESTS, 'jobs.py'), 'multiworker', i, ports, '3',
-                              str(tmp_path)],
-                             cwd=TESTS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for i in ('0', '1', 'alone')]
+def run_jobs(*args):
+    """Run ``tests/jobs.py`` once per argument list, all at once; their results."""
+    jobs = [subprocess.Popen([sys.executable, os.path.join(TESTS, 'jobs.py')] + list(a), cwd=TESTS,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for a in args]
     results = []
     try:
         for job in jobs:
@@ -61,9 +56,22 @@ def test_two_worker_processes_train_to_the_weights_of_one_process(tmp_path):
         for job in jobs:
             job.kill()
             job.wait()
-    worker0, worker1, alone = results
+    return results
+
+
+def test_two_worker_processes_train_to_the_weights_of_one_process(tmp_path):
+    """MultiWorkerMirroredStrategy over TF_CONFIG on loopback: two processes with a global batch of 2, stopped after
+    the first of three steps and resumed, end with the weights of one process that made the three steps with a
+    batch of 2 (each worker takes its half of every batch of the same stream of 8 patches per domain, gradients
+    averaged); the chief alone wrote the shared model folder."""
+    first = ','.join(map(str, free_ports(2)))
+    stopped0, stopped1, alone = run_jobs(*[('multiworker', i, first, 'fresh', str(tmp_path))
+                                           for i in ('0', '1', 'alone')])
+    assert stopped0['steps'] == stopped1['steps'] == 1 and alone['steps'] == 3
+    again = ','.join(map(str, free_ports(2)))
+    worker0, worker1 = run_jobs(*[('multiworker', i, again, 'resume', str(tmp_path)) for i in ('0', '1')])
     assert worker0['replicas'] == 2 and alone['replicas'] == 1
-    assert worker0['steps'] == worker1['steps'] == alone['steps'] == 3
+    assert worker0['steps'] == worker1['steps'] == 3
     for name in ('G', 'F', 'D_A', 'D_B'):
         for a, b, c in zip(alone['weights'][name], worker0['weights'][name], worker1['weights'][name]):
             np.testing.assert_array_equal(np.array(b), np.array(c), err_msg=name)  # the workers agree exactly
@@ -71,7 +79,7 @@ def test_two_worker_processes_train_to_the_weights_of_one_process(tmp_path):
     # the chief (worker 0) alone wrote the shared model folder: the weights of one process, one TensorBoard log
     workers, alone_folder = tmp_path / 'workers', tmp_path / 'alone'
     assert sorted(p.name for p in workers.iterdir()) == sorted(p.name for p in alone_folder.iterdir())
-    assert len(list((workers / 'logs' / 'train').iterdir())) == 1
+    assert len(list((workers / 'logs' / 'train').iterdir())) == 2  # one log per run: the stopped and the resumed
     with h5py.File(workers / 'weights_last.weights.h5') as w, h5py.File(alone_folder / 'weights_last.weights.h5') as a:
         names = []
         w.visit(lambda n: names.append(n) if isinstance(w[n], h5py.Dataset) and 'image_pool' not in n else None)
