@@ -7,12 +7,15 @@ separate processes with a memory limit. Measured:
 - ``peak_memory_per_worker_mb``: the largest resident memory of any worker during the run, per volume size (GB):
   flat when memory does not grow with the volume (goal: within 10 %);
 - throughput (megavoxels per second) with 1 and 2 workers, against in-memory tiled prediction
-  (``model.predict`` on the smallest volume, loaded whole) (goal: 1 worker >= 0.9x in memory).
+  (``model.predict`` on the smallest volume, loaded whole, in tiles of the blocks' size) (goal: 1 worker >= 0.9x
+  in memory).
+
+Blocks have the package's default size (512 x 512 pixels for a 2D model) unless ``--block-size`` says otherwise.
 
 Writes ``large_data.json``.
 
-usage: python benchmarks/large_data.py [--setting cpu|full]
-  cpu:  volumes of 1/32, 1/16 and 1/8 GB, workers limited to 1.5 GB (2 cores: about 10 minutes)
+usage: python benchmarks/large_data.py [--setting cpu|full] [--block-size N]
+  cpu:  volumes of 1/32, 1/16 and 1/8 GB, workers limited to 1.5 GB (2 cores: about 4 minutes)
   full: volumes of 1, 4 and 8 GB, workers limited to 1.5 GB (the issue's setting; needs about 40 GB of disk)
 """
 import argparse
@@ -56,7 +59,7 @@ def small_model(basedir, n_first):
     return model
 
 
-def run_blocks(model, source, out, n_workers, memory_limit):
+def run_blocks(model, source, out, n_workers, memory_limit, block_size=None):
     """Restore ``source`` on a local cluster of ``n_workers`` processes; seconds and the peak worker memory (MB)."""
     import dask
     import psutil
@@ -78,7 +81,8 @@ def run_blocks(model, source, out, n_workers, memory_limit):
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         t = time.perf_counter()
-        predict_blocks(model, source, out, axes='ZYX', scheduler=cluster.scheduler_address, progress=False)
+        predict_blocks(model, source, out, axes='ZYX', block_size=block_size, scheduler=cluster.scheduler_address,
+                       progress=False)
         seconds = time.perf_counter() - t
         stop.set()
         sampler.join()
@@ -88,19 +92,23 @@ def run_blocks(model, source, out, n_workers, memory_limit):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--setting', choices=sorted(SETTINGS), default='cpu')
+    p.add_argument('--block-size', type=int, help='block side in Y and X (default: the package\'s)')
     p.add_argument('--out', default=os.path.join(HERE, 'large_data.json'))
     a = p.parse_args()
     s = SETTINGS[a.setting]
-    report = dict(benchmark='block-by-block prediction of volumes larger than a worker\'s memory', setting=a.setting,
-                  memory_limit_per_worker=s['memory_limit'], plane=s['plane'], python=sys.version.split()[0],
-                  worker_profiler=False, peak_memory_per_worker_mb={},
-                  seconds={}, volumes={})
     with tempfile.TemporaryDirectory() as tmp:
         model = small_model(tmp, s['n_first'])
+        from c2gan_tf.blocks import block_sizes
+        block = block_sizes(model, 'YX', (s['plane'], s['plane']), a.block_size)[0]
+        report = dict(benchmark='block-by-block prediction of volumes larger than a worker\'s memory',
+                      setting=a.setting, memory_limit_per_worker=s['memory_limit'], plane=s['plane'], block_size=block,
+                      python=sys.version.split()[0], worker_profiler=False, peak_memory_per_worker_mb={}, seconds={},
+                      volumes={})
         for gb in s['volumes_gb']:
             source = os.path.join(tmp, 'vol%g.zarr' % gb)
             shape = make_volume(source, gb, s['plane'])
-            seconds, peak = run_blocks(model, source, os.path.join(tmp, 'out%g.ome.zarr' % gb), 1, s['memory_limit'])
+            seconds, peak = run_blocks(model, source, os.path.join(tmp, 'out%g.ome.zarr' % gb), 1, s['memory_limit'],
+                                       block)
             report['volumes'][str(gb)] = dict(shape=list(shape), voxels=int(np.prod(shape)))
             report['peak_memory_per_worker_mb'][str(gb)] = peak
             report['seconds']['1_worker_%g_gb' % gb] = seconds
@@ -108,12 +116,13 @@ def main():
         small = str(s['volumes_gb'][0])
         voxels = report['volumes'][small]['voxels']
         seconds, peak = run_blocks(model, os.path.join(tmp, 'vol%s.zarr' % small),
-                                   os.path.join(tmp, 'two.ome.zarr'), 2, s['memory_limit'])
+                                   os.path.join(tmp, 'two.ome.zarr'), 2, s['memory_limit'], block)
         report['seconds']['2_workers_%s_gb' % small] = seconds
         import zarr
         vol = np.asarray(zarr.open_array(os.path.join(tmp, 'vol%s.zarr' % small), mode='r')[:])
         t = time.perf_counter()
-        model.predict(vol, 'ZYX', n_tiles=(1, 2, 2))
+        tiles = -(-s['plane'] // block)
+        model.predict(vol, 'ZYX', n_tiles=(1, tiles, tiles))  # the work of the blocks: tiles of their size
         report['seconds']['in_memory_tiled_%s_gb' % small] = time.perf_counter() - t
     sec = report['seconds']
     report['throughput_megavoxels_per_second'] = {

@@ -196,10 +196,15 @@ def _store_block(block, partial, region, done):
 
 def block_sizes(model, axes, shape, block_size=None):
     """Block (chunk) sizes per axis: ``block_size`` per spatial axis of the network (multiples of its
-    divisibility), 1 along the axes restored plane by plane, all channels."""
+    divisibility), 1 along the axes restored plane by plane, all channels.
+
+    By default 512 x 512 for a 2D network, 32 x 256 x 256 for a 3D one: each block costs a fixed overhead (a Keras
+    ``predict`` call, Zarr reads and writes) and its halo, so larger blocks run faster, at the cost of a worker's
+    memory.
+    """
     net = model.config.axes.replace('C', '')
     div_by = 2 ** model.config.unet_n_depth
-    default = {'Z': 32, 'Y': 256, 'X': 256}
+    default = {'Z': 32, 'Y': 256, 'X': 256} if 'Z' in net else {'Y': 512, 'X': 512}
     sizes = []
     for a, n in zip(axes, shape):
         if a == 'C':
@@ -246,7 +251,8 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     direction : str
         ``'AtoB'`` (restore) or ``'BtoA'``.
     block_size : int or None
-        Block side along the network's spatial axes (default 256 in YX, 32 in Z).
+        Block side along the network's spatial axes (default 512 in YX for a 2D model; 256 in YX and 32 in Z for a
+        3D one).
     scheduler : str or None
         Address of a ``dask.distributed`` scheduler; ``None`` uses Dask's threaded scheduler in this process.
     n_levels : int or None

@@ -218,7 +218,8 @@ def _add_predict(sub):
     p.add_argument('--format', choices=('tiff', 'ome-zarr'), default='tiff',
                    help='output of TIFF inputs: TIFF (in memory), or OME-Zarr block by block with Dask for images '
                         'larger than memory; Zarr inputs always give OME-Zarr (default: %(default)s)')
-    p.add_argument('--block-size', type=int, help='OME-Zarr: block side in Y and X (default 256; 32 in Z)')
+    p.add_argument('--block-size', type=int, help='OME-Zarr: block side in Y and X (default 512 for a 2D model; 256, '
+                   'and 32 in Z, for a 3D one)')
     p.add_argument('--scheduler', help='OME-Zarr: address of a dask.distributed scheduler to run the blocks on '
                                        '(default: Dask\'s threaded scheduler in this process)')
     p.set_defaults(func=_predict)
