@@ -1,4 +1,7 @@
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -23,6 +26,22 @@ def tiny_config(axes='YX', n_channel=1, **kwargs):
 def random_patches(config, n, seed=0):
     rng = np.random.default_rng(seed)
     return rng.random((n,) + tuple(config.train_patch_size) + (config.n_channel_in,), np.float32)
+
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def job(*args):
+    """Start one of tests/jobs.py's jobs in a process of its own."""
+    return subprocess.Popen([sys.executable, os.path.join(TESTS, 'jobs.py'), *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=TESTS)
+
+
+def result(proc):
+    """The result of a job started by :func:`job` (its ``RESULT`` line), once it ended without error."""
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(next(line for line in out.splitlines() if line.startswith('RESULT '))[7:])
 
 
 @pytest.fixture

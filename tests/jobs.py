@@ -90,7 +90,8 @@ def multiworker(index, ports, mode, basedir):
     import tensorflow as tf
     strategy = tf.distribute.MultiWorkerMirroredStrategy() if index != 'alone' else None
     from c2gan_tf import C2GAN
-    X_A, X_B = random_patches(tiny_config(), 8, seed=1), random_patches(tiny_config(), 8, seed=2) ** 2
+    c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3, train_pool_size=8, train_tensorboard=True)
+    X_A, X_B = random_patches(c, 8, seed=1), random_patches(c, 8, seed=2) ** 2
     name = 'alone' if index == 'alone' else 'workers'
     if mode == 'resume':
         model = C2GAN(None, name, basedir)
@@ -99,8 +100,6 @@ def multiworker(index, ports, mode, basedir):
         def stop(epoch, logs):
             if index != 'alone':
                 raise KeyboardInterrupt
-        c = tiny_config(train_batch_size=2, train_augment=False, train_seed=3, train_pool_size=8,
-                        train_tensorboard=True)
         model = C2GAN(c, name, basedir)
         try:
             model.train(X_A, X_B, epochs=3, steps_per_epoch=1, intensity_stats=TINY_STATS, strategy=strategy,

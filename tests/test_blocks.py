@@ -2,7 +2,6 @@
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -13,9 +12,7 @@ import tifffile
 import zarr
 
 from c2gan_tf.blocks import FixedNormalizer, open_image, predict_blocks, volume_percentiles
-from conftest import train_tiny
-
-TESTS = os.path.dirname(os.path.abspath(__file__))
+from conftest import job, result, train_tiny
 
 
 def uneven_image(shape, seed=0):
@@ -78,8 +75,7 @@ def test_killed_run_restarted_with_the_same_command_gives_the_same_output(tiny_m
     _, _, basedir = tiny_model
     tifffile.imwrite(tmp_path / 'in.tif', uneven_image((256, 256), seed=3), imagej=True, metadata={'axes': 'YX'})
     args = [str(basedir / 'model'), str(tmp_path / 'in.tif'), str(tmp_path / 'killed.ome.zarr')]
-    proc = subprocess.Popen([sys.executable, os.path.join(TESTS, 'jobs.py'), 'blocks', *args, 'slow'], cwd=TESTS,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = job('blocks', *args, 'slow')
     done = tmp_path / 'killed.ome.zarr.blocks-done'
     deadline = time.time() + 300
     while not (done.is_dir() and len(os.listdir(done)) >= 4):  # job.json and at least 3 blocks
@@ -89,13 +85,8 @@ def test_killed_run_restarted_with_the_same_command_gives_the_same_output(tiny_m
     proc.wait()
     n_done = len(os.listdir(done)) - 1
     assert 3 <= n_done < 64
-    r = subprocess.run([sys.executable, os.path.join(TESTS, 'jobs.py'), 'blocks', *args], cwd=TESTS,
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads(r.stdout.splitlines()[-1][7:])['computed'] == 64 - n_done  # the others were skipped
-    r = subprocess.run([sys.executable, os.path.join(TESTS, 'jobs.py'), 'blocks', args[0], args[1],
-                        str(tmp_path / 'reference.ome.zarr')], cwd=TESTS, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert result(job('blocks', *args))['computed'] == 64 - n_done  # the others were skipped
+    result(job('blocks', args[0], args[1], tmp_path / 'reference.ome.zarr'))
     np.testing.assert_array_equal(np.asarray(open_image(str(tmp_path / 'killed.ome.zarr'))[0]),
                                   np.asarray(open_image(str(tmp_path / 'reference.ome.zarr'))[0]))
 

@@ -1,20 +1,12 @@
 """tf.distribute: replicas of one machine, and worker processes of several, train to the weights of one process."""
-import json
-import os
-import subprocess
-import sys
-
 import h5py
 import numpy as np
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
+from conftest import job, result
 
 
 def test_two_replicas_match_one_device():
-    r = subprocess.run([sys.executable, os.path.join(TESTS, 'jobs.py'), 'replicas'], capture_output=True, text=True,
-                       timeout=600, cwd=TESTS)
-    assert r.returncode == 0, r.stderr[-3000:]
-    res = json.loads(next(line for line in r.stdout.splitlines() if line.startswith('RESULT '))[7:])
+    res = result(job('replicas'))
     assert res['replicas'] == 2
     one, two = res['one'], res['two']
     assert one['steps'] == two['steps'] == 1
@@ -43,20 +35,14 @@ def free_ports(n):
 
 
 def run_jobs(*args):
-    """Run ``tests/jobs.py`` once per argument list, all at once; their results."""
-    jobs = [subprocess.Popen([sys.executable, os.path.join(TESTS, 'jobs.py')] + list(a), cwd=TESTS,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for a in args]
-    results = []
+    """Run ``tests/jobs.py`` once per argument list, all at once; their results (all stopped if one fails)."""
+    jobs = [job(*a) for a in args]
     try:
-        for job in jobs:
-            out, err = job.communicate(timeout=600)
-            assert job.returncode == 0, err[-3000:]
-            results.append(json.loads(next(line for line in out.splitlines() if line.startswith('RESULT '))[7:]))
+        return [result(j) for j in jobs]
     finally:
-        for job in jobs:
-            job.kill()
-            job.wait()
-    return results
+        for j in jobs:
+            j.kill()
+            j.wait()
 
 
 def test_two_worker_processes_train_to_the_weights_of_one_process(tmp_path):
@@ -65,11 +51,11 @@ def test_two_worker_processes_train_to_the_weights_of_one_process(tmp_path):
     batch of 2 (each worker takes its half of every batch of the same stream of 8 patches per domain, gradients
     averaged); the chief alone wrote the shared model folder."""
     first = ','.join(map(str, free_ports(2)))
-    stopped0, stopped1, alone = run_jobs(*[('multiworker', i, first, 'fresh', str(tmp_path))
+    stopped0, stopped1, alone = run_jobs(*[('multiworker', i, first, 'fresh', tmp_path)
                                            for i in ('0', '1', 'alone')])
     assert stopped0['steps'] == stopped1['steps'] == 1 and alone['steps'] == 3
     again = ','.join(map(str, free_ports(2)))
-    worker0, worker1 = run_jobs(*[('multiworker', i, again, 'resume', str(tmp_path)) for i in ('0', '1')])
+    worker0, worker1 = run_jobs(*[('multiworker', i, again, 'resume', tmp_path) for i in ('0', '1')])
     assert worker0['replicas'] == 2 and alone['replicas'] == 1
     assert worker0['steps'] == worker1['steps'] == 3
     for name in ('G', 'F', 'D_A', 'D_B'):

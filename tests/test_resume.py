@@ -2,28 +2,13 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
 from c2gan_tf import C2GAN
-from conftest import TINY_STATS, random_patches, tiny_config
-
-TESTS = os.path.dirname(os.path.abspath(__file__))
-
-def job(*args):
-    """Start one of tests/jobs.py's jobs in a process of its own."""
-    return subprocess.Popen([sys.executable, os.path.join(TESTS, 'jobs.py'), *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=TESTS)
-
-
-def result(proc):
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-3000:]
-    return json.loads(next(line for line in out.splitlines() if line.startswith('RESULT '))[7:])
+from conftest import TINY_STATS, job, random_patches, result, tiny_config
 
 
 def test_run_killed_mid_epoch_resumes_to_the_same_end(tmp_path):
