@@ -34,8 +34,8 @@ KEYS = ('psnr', 'psnr_normalized', 'ssim', 'ssim_normalized', 'histogram_distanc
 
 
 def to_b_units(v, stats_b):
-    """Normalised intensities in domain B's units, as the GANs' outputs are (:func:`c2gan_tf.data.to_domain_units`)."""
-    from c2gan_tf.data import to_domain_units
+    """Normalised intensities in domain B's units, as the GANs' outputs are (:func:`c2gan_tf.prepare.to_domain_units`)."""
+    from c2gan_tf.prepare import to_domain_units
     return to_domain_units(v, stats_b['low'], stats_b['high'])
 
 

@@ -13,6 +13,6 @@ _LAZY = {'Config': 'config', 'C2GAN': 'model', 'DomainNormalizer': 'model'}
 
 def __getattr__(name):
     # TensorFlow loads on first use, so that the command line can load it quietly
-    if name in _LAZY:
+    if name in _LAZY:  # the module imports TensorFlow without its start-up lines (c2gan_tf.quiet)
         return getattr(importlib.import_module('.' + _LAZY[name], __name__), name)
     raise AttributeError('module %r has no attribute %r' % (__name__, name))

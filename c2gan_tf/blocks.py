@@ -21,7 +21,7 @@ from csbdeep.data import NoResizer, Normalizer
 from csbdeep.utils import axes_check_and_normalize, normalize_mi_ma
 from dask.callbacks import Callback
 
-from .data import to_domain_units
+from .prepare import to_domain_units
 
 #: Axis types and OME-NGFF units of the axes written to OME-Zarr.
 NGFF_TYPES = {'T': 'time', 'C': 'channel', 'Z': 'space', 'Y': 'space', 'X': 'space'}
@@ -174,8 +174,7 @@ def _model(key):
     """The model of a folder, loaded once per process (workers of a cluster each load it once)."""
     if key not in _models:
         from .model import C2GAN
-        folder = os.path.abspath(key)
-        _models[key] = C2GAN(None, os.path.basename(folder), os.path.dirname(folder))
+        _models[key] = C2GAN.from_folder(key)
     return _models[key]
 
 

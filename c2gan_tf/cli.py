@@ -1,17 +1,41 @@
-"""The ``c2gan`` command line: thin sub-commands that parse arguments, call the API and report."""
+"""The ``c2gan`` command line: thin sub-commands that parse arguments, call the API and report.
+
+Arguments, folders and files are checked before TensorFlow is imported (which takes seconds), so that a mistake is
+reported at once, in one line. Outputs never replace inputs or each other; batches go on past a bad file.
+"""
 
 import argparse
+import ast
 import json
 import os
 import sys
+import warnings
+from pathlib import Path
 
+from .folder import read_model_config, weights_path
 from .io import OUTPUT_DTYPES
+from .quiet import import_tensorflow_quietly
+
+#: Image extensions that output names leave out (the longest first): ``cell.t1.ome.tif`` -> ``cell.t1``.
+IMAGE_SUFFIXES = ('.ome.tiff', '.ome.tif', '.ome.zarr', '.tiff', '.tif', '.zarr')
+#: Suffix of the outputs' names when they are written into their inputs' folder (``--suffix`` sets another).
+IN_PLACE_SUFFIX = '_restored'
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with the line that says what was kept and how to go on."""
 
 
 def _demo(args):
     from .demo import run_demo
     run_demo(args.outdir, ndim=args.ndim, epochs=args.epochs, steps_per_epoch=args.steps, seed=args.seed,
              tiny=args.tiny)
+
+
+def _check_datagen(args):
+    from .io import domain_files
+    domain_files(args.basepath, args.source_dirs, args.pattern, 'A')
+    domain_files(args.basepath, [args.target_dir], args.pattern, 'B')
 
 
 def _datagen(args):
@@ -26,98 +50,235 @@ def _datagen(args):
     print('%d patches of A and %d of B, axes %s, saved to %s' % (len(X_A), len(X_B), axes, args.out))
 
 
-def _parse_settings(settings):
-    """``KEY=VALUE`` strings to a dict, values read as JSON where they parse (numbers, lists, null, true)."""
+def parse_value(text):
+    """A ``--set`` value: JSON (``32``, ``[32, 32]``, ``true``, ``null``), else a Python literal (``(32, 32)``,
+    ``True``, ``None``), else the text itself (``constant``)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_settings(settings):
+    """``KEY=VALUE`` strings to a dict (:func:`parse_value`); ValueError for an item without ``=``."""
     out = {}
     for item in settings:
         key, sep, value = item.partition('=')
-        if not sep or not key:
-            raise ValueError('--set takes KEY=VALUE, got %r' % item)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+        if not sep or not key.strip():
+            raise ValueError('--set takes KEY=VALUE (any Config setting), got %r' % item)
+        out[key.strip()] = parse_value(value.strip())
     return out
 
 
+def _cli_settings(args):
+    """The settings of ``c2gan train``'s own options, as Config keys."""
+    return {'train_' + key: getattr(args, key) for key in ('epochs', 'steps_per_epoch', 'batch_size')
+            if getattr(args, key) is not None}
+
+
+def _check_train(args):
+    import zipfile
+    patches = Path(args.patches)
+    if not patches.is_file():
+        raise FileNotFoundError('patches file not found: %s' % patches)
+    if not zipfile.is_zipfile(patches):
+        raise ValueError('%s is not an .npz file of patches (c2gan datagen and save_training_data write them)'
+                         % patches)
+    settings = parse_settings(args.set)
+    folder = Path(args.basedir) / args.name
+    if args.resume and args.overwrite:
+        raise ValueError('--resume continues the run in %s and --overwrite replaces it: choose one' % folder)
+    if args.resume:
+        config = read_model_config(folder)
+        asked = dict(settings, **{k: v for k, v in _cli_settings(args).items() if k != 'train_epochs'})
+        differ = ['%s is %r there, not %r' % (k, config.get(k), v) for k, v in asked.items()
+                  if _comparable(config.get(k)) != _comparable(v)]
+        if differ:
+            raise ValueError('--resume keeps the settings of the run in %s: %s; leave them out (--epochs N trains '
+                             'it further), or train anew with --overwrite' % (folder, '; '.join(differ)))
+    elif (folder / 'config.json').exists() and not args.overwrite:
+        raise ValueError('%s already holds a model: --resume continues its run, --overwrite replaces it (its '
+                         'weights and exports are deleted), or choose another --name' % folder)
+
+
+def _comparable(value):
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
 def _train(args):
-    from pathlib import Path
+    import shutil
 
     from . import C2GAN, Config
     from .data import load_training_data
     (X_A, X_B), val, axes, stats = load_training_data(args.patches, args.validation_split, mmap=args.mmap)
-    if args.resume:
-        model = _load_model(Path(args.basedir) / args.name)
-        model.train(X_A, X_B, validation_data=val, resume=True)
-        print('Model saved in %s' % model.logdir)
-        return
-    settings = dict(train_patch_size=tuple(X_A.shape[1:-1]), **_parse_settings(args.set))
-    for key in ('epochs', 'steps_per_epoch', 'batch_size'):
-        if getattr(args, key) is not None:
-            settings['train_' + key] = getattr(args, key)
+    folder = Path(args.basedir) / args.name
     try:
-        config = Config(axes[1:], n_channel_in=X_A.shape[-1], n_channel_out=X_B.shape[-1], **settings)
-    except AttributeError as e:  # an unknown setting
-        raise ValueError(str(e)) from None
-    model = C2GAN(config, args.name, args.basedir)
-    model.train(X_A, X_B, validation_data=val, intensity_stats=stats)
+        if args.resume:
+            model = C2GAN.from_folder(folder)
+            model.train(X_A, X_B, validation_data=val, resume=True, epochs=args.epochs)
+        else:
+            # the user's --set wins over what the command fills in from the patches and its own options
+            settings = dict(axes=axes[1:], train_patch_size=tuple(X_A.shape[1:-1]), n_channel_in=X_A.shape[-1],
+                            n_channel_out=X_B.shape[-1], **_cli_settings(args))
+            settings.update(parse_settings(args.set))
+            config = Config(settings.pop('axes'), **settings)
+            if args.overwrite and folder.exists():
+                shutil.rmtree(folder)
+            model = C2GAN(config, args.name, args.basedir)
+            model.train(X_A, X_B, validation_data=val, intensity_stats=stats)
+    except KeyboardInterrupt:
+        raise Interrupted(_how_to_resume(args, folder)) from None
     print('Model saved in %s' % model.logdir)
 
 
-def _load_model(folder):
-    """The model in a model folder (``BASEDIR/NAME``)."""
-    from pathlib import Path
+def _how_to_resume(args, folder):
+    """What an interrupted training kept, and the command that continues it."""
+    try:
+        with open(folder / 'training_state.json') as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return 'no epoch was completed; nothing to resume in %s' % folder
+    return ('%s keeps its last complete epoch (%d of %d); continue with: c2gan train %s --name %s --basedir %s '
+            '--resume' % (folder, state['epoch'], state['epochs'], args.patches, args.name, args.basedir))
 
-    from . import C2GAN
-    folder = Path(folder)
-    if not (folder / 'config.json').exists():
-        raise FileNotFoundError('no model (config.json) in %s' % folder)
-    return C2GAN(None, folder.name, str(folder.parent))
+
+def output_name(path, suffix=''):
+    """An output's name: the input's without its image extension (:data:`IMAGE_SUFFIXES`), plus ``suffix``."""
+    name = Path(path).name
+    for ext in IMAGE_SUFFIXES:
+        if name.lower().endswith(ext):
+            return name[:-len(ext)] + suffix
+    return Path(path).stem + suffix
 
 
-def _predict(args):
-    from pathlib import Path
-
-    from tqdm.auto import tqdm
-
-    from .io import axes_of, find_files, read_image, write_image
+def _inputs(args):
+    """The input files of ``c2gan predict``, folders expanded."""
+    from .io import find_files
     files = []
     for item in map(Path, args.inputs):
         if item.is_dir() and item.suffix != '.zarr':
             files += find_files(item, args.pattern)
-        elif item.is_file() or item.suffix == '.zarr':
+        elif item.is_file() or (item.suffix == '.zarr' and item.exists()):
             files.append(item)
         else:
             raise FileNotFoundError('input not found: %s' % item)
-    model = _load_model(args.model)
-    outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    blockwise = [f for f in files if args.format == 'ome-zarr' or f.suffix == '.zarr']
-    if blockwise:
+    return files
+
+
+def plan_outputs(files, outdir, suffix=None, fmt='tiff', is_ome=lambda f: False):
+    """``{input: output}`` for ``c2gan predict``, refusing any output that would replace an input or another output.
+
+    Outputs keep the input's name without its image extension; in the input's own folder they get
+    :data:`IN_PLACE_SUFFIX` unless ``suffix`` says otherwise. ``is_ome(file)`` tells whether a TIFF input carries OME
+    metadata (its output is then ``.ome.tif``).
+    """
+    outdir = Path(outdir).resolve()
+    inputs = {Path(f).resolve() for f in files}
+    plan, taken = {}, {}
+    for f in files:
+        blockwise = fmt == 'ome-zarr' or Path(f).suffix == '.zarr'
+        ext = '.ome.zarr' if blockwise else ('.ome.tif' if is_ome(f) else '.tif')
+        own = Path(f).resolve().parent == outdir
+        out = outdir / (output_name(f, IN_PLACE_SUFFIX if suffix is None and own else (suffix or '')) + ext)
+        if out in inputs:
+            raise ValueError('%s would replace its input; give another --outdir or a --suffix' % out)
+        if out in taken:
+            raise ValueError('%s and %s would both be written to %s; restore them into different folders (--outdir) '
+                             'or rename one' % (taken[out], f, out))
+        taken[out] = f
+        plan[f] = out
+    return plan
+
+
+def _is_ome(path):
+    from .io import read_image_info
+    try:
+        return read_image_info(path).flavour == 'ome'
+    except ValueError:
+        return False  # not a readable TIFF: reported when it is restored
+
+
+def _check_model(args):
+    read_model_config(args.model)
+    weights_path(args.model, args.weights)
+
+
+def _check_predict(args):
+    _check_model(args)
+    files = _inputs(args)
+    args.plan = plan_outputs(files, args.outdir, args.suffix, args.format, _is_ome)
+
+
+def _predict(args):
+    from . import C2GAN
+    model = C2GAN.from_folder(args.model, weights=args.weights)
+    Path(args.outdir).mkdir(parents=True, exist_ok=True)
+    failed, skipped = [], []
+    try:
+        for f, out in args.plan.items():
+            if out.exists() and not args.overwrite:
+                skipped.append(out)
+                print('%s -> %s exists, kept (--overwrite replaces it)' % (f, out))
+                continue
+            try:
+                print(_restore_file(model, f, out, args))
+            except (ValueError, OSError) as e:
+                failed.append(f)
+                print('c2gan predict: error: %s' % _with_file(e, f), file=sys.stderr, flush=True)
+                if args.fail_fast:
+                    break
+    except KeyboardInterrupt:
+        raise Interrupted('the outputs finished so far are complete; the same command restores the others '
+                          '(finished outputs are kept)') from None
+    if failed and len(args.plan) > 1:
+        raise ValueError('%d of %d files failed (see above)%s' % (
+            len(failed), len(args.plan), '' if not args.fail_fast else '; --fail-fast stopped the batch there'))
+    if failed:
+        raise SystemExit(1)
+
+
+def _with_file(error, f):
+    """An error's message, starting with the file's name unless it names it already."""
+    message = str(error) or type(error).__name__
+    return message if str(f) in message else '%s: %s' % (f, message)
+
+
+def _restore_file(model, f, out, args):
+    """Restore one input into ``out`` (written to a temporary name, then renamed); the line to print."""
+    from .atomic import atomic_path
+    from .io import CLIP_TOLERANCE, axes_of, read_image, write_image
+    if out.suffix == '.zarr':
         from .blocks import predict_blocks
-    for f in blockwise:
-        out = outdir / (f.name.split('.')[0] + '.ome.zarr')
         predict_blocks(model, str(f), str(out), axes=args.axes, direction=args.direction, block_size=args.block_size,
                        scheduler=args.scheduler)
-        print('%s -> %s' % (f, out))
-    for f in tqdm([f for f in files if f not in blockwise], desc='files', disable=len(files) < 2):
-        img, info = read_image(f)
-        axes = axes_of(info, args.axes, f, img.ndim)
-        try:
-            restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction)
-        except ValueError as e:
-            raise ValueError('%s: %s' % (f, e)) from None
-        out = outdir / (f.name.split('.')[0] + ('.ome.tif' if info.flavour == 'ome' else '.tif'))
-        clipping = write_image(out, restored, axes, info, dtype=args.dtype)
-        print('%s -> %s (%s)' % (f, out, clipping))
+        return '%s -> %s' % (f, out)
+    img, info = read_image(f)
+    axes = axes_of(info, args.axes, f, img.ndim)
+    restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction)
+    with atomic_path(out) as tmp:
+        clipping = write_image(tmp, restored, axes, info, dtype=args.dtype, rescale=not args.clip)
+    if clipping.fraction > CLIP_TOLERANCE:
+        print('c2gan predict: warning: %s: %.2f %% of the pixels were clipped to the range of %s (leave out --clip '
+              'to map the image into the range instead)' % (out, 100 * clipping.fraction, clipping.dtype),
+              file=sys.stderr)
+    return '%s -> %s (%s)' % (f, out, clipping)
+
+
+def _check_export(args):
+    _check_model(args)
+    if args.test_input is not None and not Path(args.test_input).is_file():
+        raise FileNotFoundError('test input not found: %s' % args.test_input)
 
 
 def _export(args):
-    from pathlib import Path
-
+    from . import C2GAN
     from .export import EXPORT_NAMES
     from .io import axes_of, read_image
-    model = _load_model(args.model)
+    model = C2GAN.from_folder(args.model, weights=args.weights)
     out = args.out or str(Path(args.model) / (EXPORT_NAMES[args.format] % args.direction))
     if args.format == 'fiji':
         model.export_TF(out, direction=args.direction)
@@ -132,6 +293,13 @@ def _export(args):
     print('Exported %s (%s)' % (out, args.format))
 
 
+def _add_weights(p):
+    p.add_argument('--weights', default=None,
+                   help="weights to load: 'best' (lowest validation val_select), 'last' (the last epoch) or a file "
+                        "name in the model folder (default: the model's own choice, train_select: the last epoch "
+                        'unless it was trained with train_select=val_select)')
+
+
 def _add_demo(sub):
     """The ``demo`` sub-command."""
     p = sub.add_parser('demo', help='train a small model on synthetic data and restore a test image',
@@ -144,7 +312,7 @@ def _add_demo(sub):
     p.add_argument('--steps', type=int, default=100, help='steps per epoch (default: %(default)s)')
     p.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
     p.add_argument('--tiny', action='store_true', help='tiny network and images (a quick check)')
-    p.set_defaults(func=_demo)
+    p.set_defaults(func=_demo, check=None)
 
 
 def _add_datagen(sub):
@@ -168,7 +336,7 @@ def _add_datagen(sub):
                         'data it keeps far more patches of A than of B, which biases training (default: keep all)')
     p.add_argument('--seed', type=int, default=None, help='random seed')
     p.add_argument('--out', default='patches.npz', help='output file (default: %(default)s)')
-    p.set_defaults(func=_datagen)
+    p.set_defaults(func=_datagen, check=_check_datagen)
 
 
 def _add_train(sub):
@@ -189,8 +357,11 @@ def _add_train(sub):
                    help='any configuration setting, e.g. --set unet_n_first=16 --set struct_rho0=0 (repeatable)')
     p.add_argument('--mmap', action='store_true', help='memory-map the patches (data larger than memory)')
     p.add_argument('--resume', action='store_true',
-                   help='continue the interrupted run of BASEDIR/NAME from its last checkpoint (its own settings)')
-    p.set_defaults(func=_train)
+                   help='continue the run of BASEDIR/NAME from its last checkpoint, with its own settings '
+                        '(--epochs N trains a finished run further)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the model in BASEDIR/NAME if there is one (its weights and exports are deleted)')
+    p.set_defaults(func=_train, check=_check_train)
 
 
 def _add_predict(sub):
@@ -222,7 +393,18 @@ def _add_predict(sub):
                    'and 32 in Z, for a 3D one)')
     p.add_argument('--scheduler', help='OME-Zarr: address of a dask.distributed scheduler to run the blocks on '
                                        '(default: Dask\'s threaded scheduler in this process)')
-    p.set_defaults(func=_predict)
+    p.add_argument('--suffix', default=None,
+                   help='added to the output names (default: none, or %r when the outputs go into the inputs\' '
+                        'folder; an output never replaces its input)' % IN_PLACE_SUFFIX)
+    p.add_argument('--overwrite', action='store_true', help='replace existing outputs (default: keep them)')
+    p.add_argument('--clip', action='store_true',
+                   help='integer --dtype: clip values outside the type\'s range (default: when more than 0.01 %% of '
+                        'the pixels would be clipped, map the image into the range and store the mapping in the '
+                        'metadata)')
+    p.add_argument('--fail-fast', action='store_true',
+                   help='stop at the first file that fails (default: restore the others, then exit 1)')
+    _add_weights(p)
+    p.set_defaults(func=_predict, check=_check_predict)
 
 
 def _add_export(sub):
@@ -240,7 +422,8 @@ def _add_export(sub):
     p.add_argument('--axes', help='bioimageio: axes of the test input, e.g. YX (default: from its metadata)')
     p.add_argument('--name', help='bioimageio: name of the model')
     p.add_argument('--authors', nargs='+', default=['c2gan_tf user'], help='bioimageio: authors')
-    p.set_defaults(func=_export)
+    _add_weights(p)
+    p.set_defaults(func=_export, check=_check_export)
 
 
 def build_parser():
@@ -251,35 +434,23 @@ def build_parser():
     return parser
 
 
-def _import_tensorflow_quietly():
-    """Import TensorFlow and find its devices with stderr silenced.
-
-    Its C++ libraries print notices while loading, and "failed call to cuInit" on every machine without a GPU,
-    which no setting hides. Only a real problem is reported: an NVIDIA device that TensorFlow cannot use.
-    """
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-        gpus = tf.config.list_physical_devices('GPU')
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved), os.close(devnull)
-    if not gpus and os.path.exists('/proc/driver/nvidia'):
-        print('c2gan: warning: this machine has an NVIDIA driver, but TensorFlow finds no GPU it can use (check '
-              'its CUDA libraries); running on the CPU', file=sys.stderr)
-
-
 def main(argv=None):
-    """Entry point of ``c2gan``: returns 0 on success, 1 with one line on stderr for bad input."""
+    """Entry point of ``c2gan``: returns 0 on success, 1 with one line on stderr for bad input, 130 on Ctrl-C."""
     args = build_parser().parse_args(argv)
-    _import_tensorflow_quietly()
+    warnings.formatwarning = lambda message, *_, **__: 'c2gan %s: warning: %s\n' % (args.command, message)
     try:
+        if args.check is not None:
+            args.check(args)  # before TensorFlow: a mistake is reported at once
+        import_tensorflow_quietly()
         args.func(args)
     except (ValueError, OSError, FloatingPointError) as e:
-        print('c2gan %s: error: %s' % (args.command, e), file=sys.stderr)
+        print('c2gan %s: error: %s' % (args.command, str(e) or type(e).__name__), file=sys.stderr)
         return 1
+    except SystemExit as e:
+        return e.code
+    except (KeyboardInterrupt, Interrupted) as e:
+        print('c2gan %s: interrupted%s' % (args.command, ': %s' % e if str(e) else ''), file=sys.stderr)
+        return 130
     return 0
 
 

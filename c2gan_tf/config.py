@@ -1,5 +1,7 @@
 """Configuration of a c2GAN model, in the style of CSBDeep's :class:`csbdeep.models.Config`."""
 
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 import numbers
 
 import numpy as np
@@ -8,6 +10,20 @@ from csbdeep.utils import axes_check_and_normalize
 
 #: The two image domains: A (degraded) and B (good).
 DOMAINS = ('A', 'B')
+
+
+class UnknownSetting(AttributeError, ValueError):
+    """A setting that :class:`Config` does not have; the message suggests the nearest names."""
+
+    def __init__(self, names, known):
+        import difflib
+        hints, guessed = [], True
+        for name in names:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append('%r%s' % (name, ' (did you mean %s?)' % close[0] if close else ''))
+            guessed = guessed and bool(close)
+        listing = '' if guessed else '; the settings are: ' + ', '.join(sorted(known))
+        super().__init__('unknown setting%s %s%s' % ('s' if len(names) > 1 else '', ', '.join(hints), listing))
 
 
 class Config(BaseConfig):
@@ -88,6 +104,10 @@ class Config(BaseConfig):
         skipped while the loss scale adapts, and are not counted by the schedules.
     train_seed : int or None
         Seed of network initialisation, patch sampling, augmentation and the history pool (default ``None``).
+    train_select : str
+        The weights a model holds after training and loads from its folder by default: ``'last'`` (the last epoch,
+        ``weights_last``; default) or ``'val_select'`` (the epoch with the lowest validation ``val_select``,
+        ``weights_best``, when validation data was given). Both files are written either way.
     """
 
     def __init__(self, axes='YX', n_channel_in=1, n_channel_out=1, allow_new_parameters=False, **kwargs):
@@ -132,11 +152,15 @@ class Config(BaseConfig):
         self.train_tensorboard = True
         self.train_mixed_precision = False
         self.train_seed = None
+        self.train_select = 'last'
         self.train_checkpoint = 'weights_best.weights.h5'
         self.train_checkpoint_last = 'weights_last.weights.h5'
         self.train_checkpoint_epoch = 'weights_now.weights.h5'
 
         kwargs.pop('n_dim', None)
+        unknown = [] if allow_new_parameters else sorted(k for k in kwargs if not hasattr(self, k))
+        if unknown:
+            raise UnknownSetting(unknown, vars(self))
         self.update_parameters(allow_new_parameters, **kwargs)
         if isinstance(self.train_patch_size, list):
             self.train_patch_size = tuple(self.train_patch_size)
@@ -163,6 +187,22 @@ class Config(BaseConfig):
         -------
         bool or (bool, tuple of str)
         """
+        invalid = tuple(key for key, (ok, _) in self._rules().items() if not ok)
+        return (not invalid, invalid) if return_invalid else not invalid
+
+    def problems(self):
+        """One line per invalid setting: its value and what is allowed, e.g. ``unet_n_first='abc' (an integer >= 1)``."""
+        return ['%s=%r (%s)' % (key, getattr(self, key, None), allowed)
+                for key, (ok, allowed) in self._rules().items() if not ok]
+
+    def check(self):
+        """Raise ValueError naming every invalid setting, its value and what is allowed (see :meth:`problems`)."""
+        problems = self.problems()
+        if problems:
+            raise ValueError('invalid configuration: ' + '; '.join(problems))
+
+    def _rules(self):
+        """``{attribute: (valid, what is allowed)}`` for every checked attribute."""
         def is_int(v, low=None, high=None):
             return (isinstance(v, numbers.Integral) and not isinstance(v, bool)
                     and (low is None or low <= v) and (high is None or v <= high))
@@ -173,64 +213,67 @@ class Config(BaseConfig):
                 ok = v > low if strict_low else v >= low
             return ok and (high is None or v <= high)
 
-        ok = {}
-        ok['n_dim'] = self.n_dim in (2, 3)
+        def one_of(v, choices):
+            return isinstance(v, str) and v in choices, 'one of %s' % ', '.join(repr(c) for c in choices)
+
+        r = {}
+        r['n_dim'] = self.n_dim in (2, 3), '2 or 3'
         try:
             axes_check_and_normalize(self.axes, self.n_dim + 1, disallowed='S')
-            ok['axes'] = 'T' not in self.axes
+            ok = 'T' not in self.axes
         except ValueError:
-            ok['axes'] = False
-        ok['n_channel_in'] = is_int(self.n_channel_in, 1)
-        ok['n_channel_out'] = is_int(self.n_channel_out, 1) and self.n_channel_out == self.n_channel_in
-        ok['probabilistic'] = self.probabilistic is False
-
-        ok['unet_residual'] = isinstance(self.unet_residual, bool)
-        ok['unet_n_depth'] = is_int(self.unet_n_depth, 1, 5)
-        ok['unet_kern_size'] = is_int(self.unet_kern_size) and self.unet_kern_size in (3, 5, 7)  # CSBDeep's tiling table
-        ok['unet_n_first'] = is_int(self.unet_n_first, 1)
-        ok['unet_last_activation'] = self.unet_last_activation in ('linear', 'relu')
-
-        ok['disc_n_filters'] = is_int(self.disc_n_filters, 1)
-        ok['disc_n_layers'] = is_int(self.disc_n_layers, 1, 6)
-        ok['disc_kern_size'] = is_int(self.disc_kern_size, 1)
-        ok['disc_norm'] = self.disc_norm in ('instance', 'none')
-
-        ok['lambda_cycle'] = is_num(self.lambda_cycle, 0)
-        ok['lambda_identity'] = is_num(self.lambda_identity, 0)
-        ok['struct_rho0'] = is_num(self.struct_rho0, 0)
-        ok['struct_decay'] = self.struct_decay in ('exp', 'constant')
-        ok['struct_tau'] = self.struct_tau is None or is_num(self.struct_tau, 0, strict_low=True)
-        ok['struct_sigma'] = is_num(self.struct_sigma, 0, 10)
+            ok = False
+        r['axes'] = ok, "spatial axes YX or ZYX, channel C last (e.g. 'YXC'); no S or T"
+        r['n_channel_in'] = is_int(self.n_channel_in, 1), 'an integer >= 1'
+        r['n_channel_out'] = (is_int(self.n_channel_out, 1) and self.n_channel_out == self.n_channel_in,
+                              'equal to n_channel_in (%r)' % (self.n_channel_in,))
+        r['probabilistic'] = self.probabilistic is False, "false (CSBDeep's prediction reads it; c2GAN has no other)"
+        r['unet_residual'] = isinstance(self.unet_residual, bool), 'true or false'
+        r['unet_n_depth'] = is_int(self.unet_n_depth, 1, 5), 'an integer from 1 to 5'
+        r['unet_kern_size'] = (is_int(self.unet_kern_size) and self.unet_kern_size in (3, 5, 7),  # CSBDeep's tiling
+                               '3, 5 or 7')
+        r['unet_n_first'] = is_int(self.unet_n_first, 1), 'an integer >= 1'
+        r['unet_last_activation'] = one_of(self.unet_last_activation, ('linear', 'relu'))
+        r['disc_n_filters'] = is_int(self.disc_n_filters, 1), 'an integer >= 1'
+        r['disc_n_layers'] = is_int(self.disc_n_layers, 1, 6), 'an integer from 1 to 6'
+        r['disc_kern_size'] = is_int(self.disc_kern_size, 1), 'an integer >= 1'
+        r['disc_norm'] = one_of(self.disc_norm, ('instance', 'none'))
+        for key in ('lambda_cycle', 'lambda_identity', 'struct_rho0'):
+            r[key] = is_num(getattr(self, key), 0), 'a number >= 0'
+        r['struct_decay'] = one_of(self.struct_decay, ('exp', 'constant'))
+        r['struct_tau'] = self.struct_tau is None or is_num(self.struct_tau, 0, strict_low=True), 'null or a number > 0'
+        r['struct_sigma'] = is_num(self.struct_sigma, 0, 10), 'a number from 0 to 10'
         for d in DOMAINS:
             s = self.saliency(d)
-            ok['struct_threshold_' + d] = s['threshold'] is None or is_num(s['threshold'])
-            ok['struct_polarity_' + d] = s['polarity'] in (None, 1, -1) and not isinstance(s['polarity'], bool)
-            ok['struct_steepness_' + d] = is_num(s['steepness'], 0, strict_low=True)
-
-        ok['norm_pmin'] = is_num(self.norm_pmin, 0, 100)
-        ok['norm_pmax'] = is_num(self.norm_pmax, 0, 100) and ok['norm_pmin'] and self.norm_pmin < self.norm_pmax
-
-        div_by = 2 ** self.unet_n_depth if ok['unet_n_depth'] else 1
-        ok['train_patch_size'] = (isinstance(self.train_patch_size, (tuple, list))
+            r['struct_threshold_' + d] = s['threshold'] is None or is_num(s['threshold']), 'null (automatic) or a number'
+            r['struct_polarity_' + d] = (s['polarity'] in (None, 1, -1) and not isinstance(s['polarity'], bool),
+                                         'null (automatic), 1 or -1')
+            r['struct_steepness_' + d] = is_num(s['steepness'], 0, strict_low=True), 'a number > 0'
+        r['norm_pmin'] = is_num(self.norm_pmin, 0, 100), 'a percentile from 0 to 100'
+        r['norm_pmax'] = (is_num(self.norm_pmax, 0, 100) and r['norm_pmin'][0] and self.norm_pmin < self.norm_pmax,
+                          'a percentile from 0 to 100, above norm_pmin')
+        div_by = 2 ** self.unet_n_depth if r['unet_n_depth'][0] else 1
+        r['train_patch_size'] = ((isinstance(self.train_patch_size, (tuple, list))
                                   and len(self.train_patch_size) == self.n_dim
-                                  and all(is_int(p, 2 * div_by) and p % div_by == 0 for p in self.train_patch_size))
-        ok['train_epochs'] = is_int(self.train_epochs, 1)
-        ok['train_steps_per_epoch'] = is_int(self.train_steps_per_epoch, 1)
-        ok['train_batch_size'] = is_int(self.train_batch_size, 1)
-        ok['train_learning_rate'] = is_num(self.train_learning_rate, 0, strict_low=True)
-        ok['train_beta_1'] = is_num(self.train_beta_1, 0, 1) and self.train_beta_1 < 1
-        ok['train_lr_decay'] = self.train_lr_decay in ('linear', 'constant')
-        ok['train_lr_decay_start'] = is_num(self.train_lr_decay_start, 0, 1) and self.train_lr_decay_start < 1
-        ok['train_pool_size'] = is_int(self.train_pool_size, 0) and (
-            self.train_pool_size == 0 or not ok['train_batch_size'] or self.train_pool_size >= self.train_batch_size)
-        ok['train_augment'] = isinstance(self.train_augment, bool)
-        ok['train_tensorboard'] = isinstance(self.train_tensorboard, bool)
-        ok['train_mixed_precision'] = isinstance(self.train_mixed_precision, bool)
-        ok['train_seed'] = self.train_seed is None or is_int(self.train_seed, 0)
+                                  and all(is_int(p, 2 * div_by) and p % div_by == 0 for p in self.train_patch_size)),
+                                 '%d sizes, each a multiple of %d and at least %d (2**unet_n_depth)'
+                                 % (self.n_dim, div_by, 2 * div_by))
+        for key in ('train_epochs', 'train_steps_per_epoch', 'train_batch_size'):
+            r[key] = is_int(getattr(self, key), 1), 'an integer >= 1'
+        r['train_learning_rate'] = is_num(self.train_learning_rate, 0, strict_low=True), 'a number > 0'
+        r['train_beta_1'] = is_num(self.train_beta_1, 0, 1) and self.train_beta_1 < 1, 'a number from 0 to below 1'
+        r['train_lr_decay'] = one_of(self.train_lr_decay, ('linear', 'constant'))
+        r['train_lr_decay_start'] = (is_num(self.train_lr_decay_start, 0, 1) and self.train_lr_decay_start < 1,
+                                     'a fraction from 0 to below 1')
+        r['train_pool_size'] = (is_int(self.train_pool_size, 0) and (
+            self.train_pool_size == 0 or not r['train_batch_size'][0] or self.train_pool_size >= self.train_batch_size),
+            '0 (no pool) or an integer >= train_batch_size')
+        for key in ('train_augment', 'train_tensorboard', 'train_mixed_precision'):
+            r[key] = isinstance(getattr(self, key), bool), 'true or false'
+        r['train_seed'] = self.train_seed is None or is_int(self.train_seed, 0), 'null or an integer >= 0'
+        r['train_select'] = one_of(self.train_select, ('last', 'val_select'))
         for key in ('train_checkpoint', 'train_checkpoint_last', 'train_checkpoint_epoch'):
             name = getattr(self, key)
-            ok[key] = name is None or (isinstance(name, str) and name.endswith('.weights.h5'))
-
-        if return_invalid:
-            return all(ok.values()), tuple(k for k, v in ok.items() if not v)
-        return all(ok.values())
+            r[key] = (name is None or (isinstance(name, str) and name.endswith('.weights.h5')),
+                      'null or a file name ending in .weights.h5')
+        return r

@@ -4,32 +4,12 @@ import contextlib
 import warnings
 
 import numpy as np
-from csbdeep.utils import axes_check_and_normalize, axes_dict, move_image_axes, normalize
+from csbdeep.utils import axes_check_and_normalize, axes_dict, normalize
 
 from .config import DOMAINS
-from .io import find_files, read_tiff, read_tiff_shape
+from .io import domain_files, read_tiff, read_tiff_shape
 from .metrics import otsu_threshold
-
-
-def to_network_axes(img, axes, config_axes):
-    """Move an image's axes to the network's (e.g. ``'YXC'``), adding a channel axis if it has none."""
-    axes = axes_check_and_normalize(axes, img.ndim)
-    if 'C' not in axes:
-        img, axes = img[..., np.newaxis], axes + 'C'
-    return move_image_axes(img, axes, config_axes)
-
-
-def check_finite(img, what='image', chunk=256):
-    """Raise ValueError if an image (or array of patches) holds NaN or infinite values.
-
-    Checked ``chunk`` entries of the first axis at a time, so memory-mapped arrays need not fit in memory.
-    """
-    img = np.asarray(img) if not isinstance(img, np.ndarray) else img
-    if img.ndim == 0:
-        img = img[np.newaxis]
-    for i in range(0, len(img), chunk):
-        if not np.all(np.isfinite(img[i:i + chunk])):
-            raise ValueError('%s contains NaN or infinite values' % what)
+from .prepare import channels_last_axes, check_finite, to_network_axes
 
 
 def check_patches(X, config, what):
@@ -76,11 +56,6 @@ def intensity_stats(images, pmin=1.0, pmax=99.8):
     return typical_range([np.percentile(np.asarray(img, np.float64), [pmin, pmax]) for img in images])
 
 
-def to_domain_units(v, low, high):
-    """Normalised intensities in a domain's units: ``low + v * (high - low)`` (0 becomes ``low``, 1 ``high``)."""
-    return low + v * (high - low)
-
-
 def typical_range(percentiles):
     """``{'low', 'high'}``: the medians of per-image ``(low, high)`` percentile pairs."""
     lows, highs = zip(*percentiles)
@@ -110,19 +85,6 @@ def auto_saliency(patches, threshold=None, polarity=None, steepness=50.0, sigma=
     if polarity is None:
         polarity = 1 if np.mean(values > threshold) <= 0.5 else -1
     return dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness), sigma=float(sigma))
-
-
-def stack_axes(axes, ndim, network_axes):
-    """The axes of an image that a network does not have: its planes are restored one by one (``'T'``, or ``'Z'``
-    for a 2D network: ``'TZ'`` of a TZYX movie); empty when the network takes the image whole."""
-    axes = axes_check_and_normalize(axes, ndim)
-    return ''.join(a for a in axes if a not in network_axes)
-
-
-def channels_last_axes(axes):
-    """Network axes of images with ``axes``: spatial axes in their order, channel last (``'CZYX'`` -> ``'ZYXC'``)."""
-    axes = axes_check_and_normalize(axes)
-    return axes.replace('C', '') + 'C'
 
 
 class UnpairedData:
@@ -198,21 +160,11 @@ class UnpairedData:
             A file is not a readable TIFF, or does not match ``axes``, or channels differ between images.
         """
         from pathlib import Path
-        base = Path(basepath)
         folders = {'A': [source_dirs] if isinstance(source_dirs, (str, Path)) else list(source_dirs),
                    'B': [target_dir]}
         names, shapes, loaders = {}, {}, {}
         for d, dirs in folders.items():
-            files = []
-            for folder in dirs:
-                path = base / folder
-                if not path.is_dir():
-                    raise FileNotFoundError('folder of domain %s not found: %s' % (d, path))
-                try:
-                    files += find_files(path, pattern)
-                except FileNotFoundError as e:
-                    raise FileNotFoundError('%s (domain %s)' % (e, d)) from None
-            names[d] = [str(f) for f in files]
+            names[d] = [str(f) for f in domain_files(basepath, dirs, pattern, d)]
             shapes[d] = [read_tiff_shape(f) for f in names[d]]
             loaders[d] = [lambda f=f: read_tiff(f) for f in names[d]]
         description = '%s: A=%s, B=%r, axes=%r, pattern=%r' % (basepath, folders['A'], target_dir, axes, pattern)

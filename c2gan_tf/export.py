@@ -1,5 +1,7 @@
 """Exports of a generator: Fiji's CSBDeep plugin (TensorFlow 1.15), TF2 SavedModel, bioimage.io model package."""
 
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 import json
 import os
 import tempfile
@@ -150,7 +152,7 @@ def crop_test_input(test_input, axes, network_axes, div_by):
     """
     from csbdeep.utils import axes_check_and_normalize
 
-    from .data import check_finite, to_network_axes
+    from .prepare import check_finite, to_network_axes
     check_finite(test_input, 'test input')
     axes = axes_check_and_normalize(axes, np.ndim(test_input))
     x = to_network_axes(np.asarray(test_input, np.float32), axes, network_axes)

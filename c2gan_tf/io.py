@@ -49,6 +49,27 @@ def find_files(folder, pattern):
     return found
 
 
+def domain_files(basepath, folders, pattern, domain):
+    """The image files of one domain: those matching ``pattern`` in each of ``folders`` (relative to ``basepath``).
+
+    Raises
+    ------
+    FileNotFoundError
+        A folder is missing or holds no matching file (the message names the folder and the domain).
+    """
+    from pathlib import Path
+    files = []
+    for folder in folders:
+        path = Path(basepath) / folder
+        if not path.is_dir():
+            raise FileNotFoundError('folder of domain %s not found: %s' % (domain, path))
+        try:
+            files += find_files(path, pattern)
+        except FileNotFoundError as e:
+            raise FileNotFoundError('%s (domain %s)' % (e, domain)) from None
+    return files
+
+
 @contextlib.contextmanager
 def tiff_errors(path):
     """Turn any error of tifffile on a file that is not a readable TIFF into a ValueError naming the file."""
@@ -107,8 +128,10 @@ def _tiff_info(tif):
         info = _imagej_info(tif.imagej_metadata, tif.pages[0])
     else:
         info = ImageInfo()
-    if tif.is_ome or tif.is_imagej or any('axes' in m for m in tif.shaped_metadata or ()):
-        info.axes = _known_axes(tif.series[0].axes)
+    series_axes = tif.series[0].axes
+    # an RGB TIFF says its samples axis (S) even without metadata: S is a channel axis here
+    if tif.is_ome or tif.is_imagej or any('axes' in m for m in tif.shaped_metadata or ()) or 'S' in series_axes:
+        info.axes = _known_axes(series_axes)
     info.dtype = tif.series[0].dtype
     return info
 
@@ -165,30 +188,47 @@ def axes_of(info, axes, path, ndim):
     return info.axes
 
 
+#: Fraction of pixels that may be clipped when an image is converted to an integer type; where more would be,
+#: :func:`convert_dtype` with ``rescale=True`` maps the image into the type's range instead.
+CLIP_TOLERANCE = 1e-4
+
+
 @dataclass
 class Clipping:
-    """Values clipped when an image was converted to an integer data type."""
+    """How an image was converted to a data type: values clipped, and the linear mapping if it was rescaled.
+
+    A rescaled image holds ``pixel = round((value - offset) / scale)``: the values are ``pixel * scale + offset``.
+    """
 
     dtype: np.dtype
     n_below: int = 0
     n_above: int = 0
     n: int = 1
+    scale: float = 1.0
+    offset: float = 0.0
 
     @property
     def fraction(self):
         """Fraction of all pixels clipped."""
         return (self.n_below + self.n_above) / max(self.n, 1)
 
+    @property
+    def rescaled(self):
+        return self.scale != 1.0 or self.offset != 0.0
+
     def __str__(self):
         if not np.issubdtype(self.dtype, np.integer):
             return '%s, not clipped' % np.dtype(self.dtype).name
         info = np.iinfo(self.dtype)
+        if self.rescaled:
+            return ('%s, mapped into its range (the values did not fit): value = pixel * %.6g + %.6g, stored in the '
+                    'metadata' % (info.dtype.name, self.scale, self.offset))
         return ('%s, %.4f %% of pixels clipped (%.4f %% below %d, %.4f %% above %d)'
                 % (info.dtype.name, 100 * self.fraction, 100 * self.n_below / max(self.n, 1), info.min,
                    100 * self.n_above / max(self.n, 1), info.max))
 
 
-def convert_dtype(img, dtype, like=None):
+def convert_dtype(img, dtype, like=None, rescale=False, tolerance=CLIP_TOLERANCE):
     """An image in another data type; integer types get rounded values, clipped to the type's range, never wrapped.
 
     Parameters
@@ -198,11 +238,17 @@ def convert_dtype(img, dtype, like=None):
         ``'float32'``, ``'uint16'``, ``'uint8'``, any NumPy type, or ``'same'`` (the type of ``like``).
     like : numpy.dtype or None
         The input's data type, for ``'same'``.
+    rescale : bool
+        When more than ``tolerance`` of the pixels would be clipped to an integer type's range, map the image
+        linearly into the range instead (zero stays zero unless there are negative values), so that nothing is lost
+        but precision; the mapping is in the returned record.
+    tolerance : float
 
     Returns
     -------
     (numpy.ndarray, Clipping)
-        The converted image and how many of its values were clipped below and above the type's range.
+        The converted image and how many of its values were clipped below and above the type's range (or how it
+        was mapped into it).
     """
     if isinstance(dtype, str) and dtype == 'same':
         if like is None:
@@ -220,10 +266,16 @@ def convert_dtype(img, dtype, like=None):
     values = np.rint(img) if not np.issubdtype(img.dtype, np.integer) else img
     below, above = values < info.min, values > info.max
     clipping.n_below, clipping.n_above = int(below.sum()), int(above.sum())
+    if rescale and clipping.fraction > tolerance:
+        low = min(float(np.min(img)), 0.0) if info.min == 0 else float(np.min(img))
+        span = max(float(np.max(img)) - low, 1e-30)
+        clipping.scale, clipping.offset = span / (info.max - info.min), low - info.min * span / (info.max - info.min)
+        clipping.n_below = clipping.n_above = 0
+        values = np.rint((np.asarray(img, np.float64) - clipping.offset) / clipping.scale)
     return np.clip(values, info.min, info.max).astype(dtype), clipping
 
 
-def write_image(path, img, axes, info=None, dtype='float32'):
+def write_image(path, img, axes, info=None, dtype='float32', rescale=False):
     """Write an image as TIFF with its axes and pixel size, in the metadata flavour of its source.
 
     OME-TIFF (``PhysicalSizeX/Y/Z`` with unit) when the source was OME or the data type does not fit ImageJ,
@@ -239,6 +291,10 @@ def write_image(path, img, axes, info=None, dtype='float32'):
         The source's metadata (pixel size, flavour, data type for ``dtype='same'``).
     dtype : str or numpy.dtype
         Data type of the file (see :func:`convert_dtype`).
+    rescale : bool
+        Map values that do not fit an integer type into its range (see :func:`convert_dtype`); the mapping is
+        stored in the metadata (``c2gan_scale`` and ``c2gan_offset`` in an ImageJ file, the image description of an
+        OME-TIFF).
 
     Returns
     -------
@@ -249,18 +305,22 @@ def write_image(path, img, axes, info=None, dtype='float32'):
     from csbdeep.utils import axes_check_and_normalize
     info = info or ImageInfo()
     axes = axes_check_and_normalize(axes, img.ndim, disallowed='S')
-    img, clipping = convert_dtype(img, dtype, like=info.dtype)
+    img, clipping = convert_dtype(img, dtype, like=info.dtype, rescale=rescale)
     spacing = {a: s for a, s in info.spacing.items() if a in axes}
+    mapping = dict(c2gan_scale=clipping.scale, c2gan_offset=clipping.offset) if clipping.rescaled else {}
     if info.flavour == 'ome' or img.dtype not in IMAGEJ_DTYPES:
         metadata = dict(axes=axes)
         for a, s in spacing.items():
             metadata['PhysicalSize' + a], metadata['PhysicalSize%sUnit' % a] = s, info.unit
+        if mapping:
+            metadata['Description'] = ('intensity = pixel * c2gan_scale + c2gan_offset; c2gan_scale=%r '
+                                       'c2gan_offset=%r' % (clipping.scale, clipping.offset))
         tifffile.imwrite(path, img, ome=True, metadata=metadata)
         return clipping
-    kwargs = {}
+    kwargs = dict(metadata=dict(mapping))
     if spacing:
         unit = 'micron' if LENGTH_UNITS.get(info.unit) == 1 else info.unit
-        kwargs['metadata'] = dict(unit=unit, **({'spacing': spacing['Z']} if 'Z' in spacing else {}))
+        kwargs['metadata'].update(unit=unit, **({'spacing': spacing['Z']} if 'Z' in spacing else {}))
         if 'X' in spacing and 'Y' in spacing:
             kwargs['resolution'] = (1 / spacing['X'], 1 / spacing['Y'])
     save_tiff_imagej_compatible(str(path), img, axes, **kwargs)

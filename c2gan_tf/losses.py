@@ -4,6 +4,8 @@ Images are channels-last tensors ``(batch, [Z,] Y, X, C)`` of normalised intensi
 numpy arrays and on TensorFlow tensors (in graph mode too) and returns a scalar.
 """
 
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 import numpy as np
 from keras import ops
 

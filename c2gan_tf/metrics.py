@@ -1,4 +1,5 @@
-"""Image quality metrics: PSNR, SSIM (raw and CSBDeep-style normalised), histogram distance, saturation, mask IoU.
+"""Image quality metrics: PSNR, SSIM (raw and CSBDeep-style normalised), histogram distance, saturation, intensity
+ceiling, Fourier ring correlation (resolution), mask IoU.
 
 Plain numpy/scipy functions on images of any dimension (2D or 3D, no channel axis unless stated).
 """
@@ -105,6 +106,56 @@ def saturated_fraction(x, level=None):
     if level is None:
         level = np.iinfo(x.dtype).max if np.issubdtype(x.dtype, np.integer) else 65535
     return float(np.mean(x >= level))
+
+
+def above_ceiling_fraction(gt, x):
+    """Fraction of the pixels of ``x`` brighter than the brightest pixel of the ground truth ``gt`` (same units).
+
+    An output in the ground truth's units that overshoots its intensities (bright regions burnt out) shows here;
+    normalised PSNR, which fits scale and offset, does not see it.
+    """
+    return float(np.mean(np.asarray(x) > np.max(gt)))
+
+
+def frc_curve(a, b):
+    """Fourier ring correlation of two equally sized 2D images.
+
+    Both are centred on their means and multiplied by a Hann window (so that the image borders add no spurious
+    frequencies); the correlation of their Fourier transforms is then taken over rings one frequency bin wide.
+
+    Returns
+    -------
+    frequencies, frc : numpy.ndarray
+        Ring frequencies in cycles per pixel (up to the Nyquist frequency 0.5) and the correlation of each ring.
+    """
+    a, b = _pair(a, b)
+    if a.ndim != 2:
+        raise ValueError('Fourier ring correlation takes 2D images, got %d dimensions' % a.ndim)
+    window = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
+    fa, fb = (np.fft.fft2((v - v.mean()) * window) for v in (a, b))
+    fy, fx = np.meshgrid(np.fft.fftfreq(a.shape[0]), np.fft.fftfreq(a.shape[1]), indexing='ij')
+    n_rings = min(a.shape) // 2
+    ring = np.round(np.hypot(fy, fx) * 2 * n_rings).astype(int).ravel()
+    keep = ring < n_rings
+
+    def sums(v):
+        return np.bincount(ring[keep], weights=v.ravel()[keep], minlength=n_rings)
+    num = sums(np.real(fa * np.conj(fb)))
+    den = np.sqrt(sums(np.abs(fa) ** 2) * sums(np.abs(fb) ** 2))
+    frc = np.where(den > 0, num / np.maximum(den, 1e-300), 0.0)
+    return np.arange(n_rings) / (2.0 * n_rings), frc
+
+
+def frc_resolution(gt, x, threshold=1 / 7):
+    """Resolution of ``x`` against the ground truth ``gt``: the period (pixels) where their Fourier ring
+    correlation first falls below ``threshold`` (1/7, the usual criterion); smaller is finer.
+
+    Details of the ground truth finer than this are not reproduced by ``x`` (blurred away, or drowned in noise or
+    invented texture). 2 (the Nyquist period) when the correlation never falls below the threshold.
+    """
+    frequencies, frc = frc_curve(gt, x)
+    below = np.flatnonzero(frc[1:] < threshold)
+    return 2.0 if below.size == 0 else float(1.0 / frequencies[below[0] + 1])
 
 
 def otsu_threshold(values, bins=256):

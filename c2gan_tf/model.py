@@ -1,5 +1,7 @@
 """C2GAN: the user's model, with CSBDeep's conventions (model folder, ``config=None`` to load, ``predict``)."""
 
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 import json
 import warnings
 from pathlib import Path
@@ -14,11 +16,13 @@ from csbdeep.utils import axes_check_and_normalize, move_image_axes
 
 from . import run
 from .atomic import write_json_atomic
-from .config import DOMAINS, Config
-from .data import auto_saliency, check_finite, check_patches, stack_axes, to_domain_units
+from .config import DOMAINS, Config, UnknownSetting
+from .data import auto_saliency, check_patches
 from .export import ExportMixin
+from .folder import CONFIG_FILE, WEIGHTS, other_weights, read_model_config, weights_path
 from .io import convert_dtype
 from .pipeline import distributed, unpaired_dataset, validation_dataset
+from .prepare import check_axes, check_finite, stack_axes, to_domain_units
 from .train import CycleTrainer, EpochProgress, dynamic_display, optimizers
 
 #: Generator used for each prediction direction.
@@ -87,11 +91,39 @@ class C2GAN(ExportMixin, CARE):
         and, if given to :meth:`train`, the intensity range ``low``/``high``. Saved as ``domain_stats.json``.
     """
 
-    def __init__(self, config, name=None, basedir='.'):
+    def __init__(self, config, name=None, basedir='.', weights=None):
         self.domain_stats = {}
+        self._weights = weights
+        if config is not None:
+            if not isinstance(config, Config):
+                raise ValueError('config must be a c2gan_tf.Config (or None to load one), got %s'
+                                 % type(config).__name__)
+            config.check()
         super().__init__(config=config, name=name, basedir=basedir)
         if config is None:
             self._load_domain_stats()
+
+    @classmethod
+    def from_folder(cls, folder, weights=None):
+        """The model in a model folder (``BASEDIR/NAME``), as ``C2GAN(None, NAME, BASEDIR)`` loads it.
+
+        Parameters
+        ----------
+        folder : str or pathlib.Path
+        weights : str or None
+            Weights to load: ``'best'``, ``'last'`` or a file name in the folder; ``None`` (default) loads those
+            the model's ``config.train_select`` names (the last epoch, by default).
+
+        Raises
+        ------
+        FileNotFoundError
+            ``folder`` is not a model folder (no ``config.json``), or holds no such weights.
+        ValueError
+            A file of the folder is damaged; the message names it and the way out.
+        """
+        folder = Path(folder).resolve()
+        read_model_config(folder)  # a missing or damaged config.json, in one line
+        return cls(None, folder.name, str(folder.parent), weights=weights)
 
     @property
     def _config_class(self):
@@ -104,14 +136,28 @@ class C2GAN(ExportMixin, CARE):
 
     @suppress_without_basedir(warn=False)
     def _set_logdir(self):
-        if self.config is None:
-            return super()._set_logdir()  # loads config.json
         self.logdir = self.basedir / self.name
+        if self.config is None:
+            self.config = self._loaded_config()
+            return
         if self.logdir.exists():
-            warnings.warn('output path for model already exists, files may be overwritten: %s'
-                          % self.logdir.resolve())
+            warnings.warn('model folder %s already exists: training replaces its weights (exports in it no longer '
+                          'match them); train(..., resume=True) continues its run instead' % self.logdir.resolve())
         self.logdir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(vars(self.config), self.logdir / 'config.json')
+        write_json_atomic(vars(self.config), self.logdir / CONFIG_FILE)
+
+    def _loaded_config(self):
+        """The configuration of the model folder, or an error naming ``config.json`` and what is wrong."""
+        path = self.logdir / CONFIG_FILE
+        settings = read_model_config(self.logdir)
+        try:
+            config = Config(**settings)
+        except UnknownSetting as e:
+            raise ValueError('%s: %s (written by a newer version of c2gan_tf?)' % (path, e)) from None
+        problems = config.problems()
+        if problems:
+            raise ValueError('%s: invalid settings: %s' % (path, '; '.join(problems)))
+        return config
 
     @suppress_without_basedir(warn=False)
     def _load_domain_stats(self):
@@ -123,10 +169,47 @@ class C2GAN(ExportMixin, CARE):
             self.trainer.use_saliency({d: dict(self.domain_stats[d], sigma=self.domain_stats[d].get('sigma', 0.0))
                                        for d in DOMAINS})
 
+    def _find_and_load_weights(self, prefer='best'):
+        path = weights_path(self.logdir, self._weights)
+        if path is None:
+            warnings.warn('no network weights in %s yet (its run has not completed an epoch)' % self.logdir)
+            return
+        self.load_weights(path.name)
+
     @suppress_without_basedir(warn=True)
     def load_weights(self, name='weights_best.weights.h5'):
-        """Load the weights of all four networks from a file in the model folder."""
-        self.trainer.load_weights(str(self.logdir / name))
+        """Load the generators' weights (G and F) from a file in the model folder.
+
+        Raises
+        ------
+        ValueError
+            The file cannot be read (damaged); the message names it and the other weight files of the folder.
+        """
+        path = Path(self.logdir) / name
+        try:
+            self.trainer.generators().load_weights(str(path))
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # h5py and Keras raise many kinds of errors for a damaged file
+            others = other_weights(path)
+            short = {file: key for key, file in WEIGHTS.items()}.get(others[0], others[0]) if others else None
+            way_out = ('load %s instead (--weights %s, or C2GAN.from_folder(folder, weights=%r))'
+                       % (others[0], short, short) if others else 'train the model again with --overwrite')
+            raise ValueError('%s cannot be read (%s: %s): the file is damaged; %s'
+                             % (path, type(e).__name__, str(e).splitlines()[0] if str(e) else '', way_out)) from None
+        self.weights_name = name
+
+    def weights_epoch(self):
+        """The training epoch (1-based) whose weights the networks hold, as recorded when they were saved; ``None``
+        when unknown (not loaded from a model folder, or a folder of an older version)."""
+        name = getattr(self, 'weights_name', None)
+        if name is None or self.basedir is None:
+            return None
+        try:
+            with open(Path(self.logdir) / run.STATE_FILE) as f:
+                return json.load(f).get('weights', {}).get(name)
+        except FileNotFoundError:
+            return None
 
     def prepare_for_training(self, total_steps=None):
         """Compile the trainer: Adam optimizers with the learning-rate schedule over ``total_steps``."""
@@ -157,17 +240,19 @@ class C2GAN(ExportMixin, CARE):
             Patches ``(X_A_val, X_B_val)``. With them, the losses are also reported on validation data
             (``val_*``) and the weights with the lowest ``val_select`` (structural loss plus how unlike real B
             patches G(x) looks, :func:`c2gan_tf.losses.selection_score`: no ground truth needed) are kept as
-            ``weights_best``.
+            ``weights_best``. The model holds (and loads by default) the weights ``config.train_select`` names:
+            the last epoch's unless it is ``'val_select'``.
         epochs, steps_per_epoch : int or None
-            Override the values of the configuration.
+            Override the values of the configuration. With ``resume``, ``epochs`` may exceed the run's own to train
+            it further (a finished run too; its schedules become those of the longer run).
         intensity_stats : dict or None
             ``{'A': {'low':, 'high':}, 'B': {...}}``, each domain's intensity range (see
             :func:`c2gan_tf.data.create_unpaired_patches`). Stored with the model; by default :meth:`predict`
             maps its output into the target domain's range with them.
         resume : bool
             Continue an interrupted run from its last checkpoint (the end of its last complete epoch): networks,
-            optimizers, history pools, schedules and epoch counter, with the run's own ``epochs`` and
-            ``steps_per_epoch``. Load the model with ``C2GAN(None, name, basedir)`` first.
+            optimizers, history pools, schedules and epoch counter, with the run's own ``steps_per_epoch`` (and
+            ``epochs``, unless more are given). Load the model with ``C2GAN(None, name, basedir)`` first.
         callbacks : list of keras.callbacks.Callback or None
             More callbacks for Keras' ``fit``.
         strategy : tf.distribute.Strategy or None
@@ -219,7 +304,9 @@ class C2GAN(ExportMixin, CARE):
                                    initial_epoch=training.initial_epoch, shuffle=False,
                                    callbacks=training.callbacks() + self.callbacks + list(callbacks or []),
                                    verbose=1 if dynamic_display() else 0)
-        return training.finish(history)
+        history = training.finish(history)
+        self.weights_name = training.weights_name
+        return history
 
     def _use_strategy(self, strategy):
         """Rebuild the networks and pools in a strategy's scope, with their weights, when it is a new strategy."""
@@ -304,6 +391,7 @@ class C2GAN(ExportMixin, CARE):
         """
         generator = self._generator(direction)
         img = np.asarray(img)
+        axes = check_axes(img.shape, axes, self.config.axes, self.config.n_channel_in)
         check_finite(img, 'input image')
         if normalizer is None:
             normalizer = self.default_normalizer(direction)

@@ -1,5 +1,7 @@
 """Generators (CSBDeep's residual U-Net) and PatchGAN discriminators, 2D and 3D, built from Keras layers only."""
 
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 import contextlib
 
 import keras

@@ -1,5 +1,7 @@
 """The training input: augmentation and unpaired tf.data streams, from arrays in memory or memory-mapped."""
 
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 import functools
 
 import numpy as np

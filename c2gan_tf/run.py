@@ -2,10 +2,13 @@
 
 A :class:`TrainingRun` owns everything training writes into the model folder and reads back: the checkpoint
 (networks, history pools, optimizers with their step counters, epoch counter), the training state (epochs, steps,
-history, the best-weights criterion), the weight files (``weights_now`` after every epoch, ``weights_best`` when
-the criterion improves, ``weights_last`` at the end), the roll-back to the last complete epoch when a loss becomes
+history, the best-weights criterion), the weight files of the generators (``weights_now`` after every epoch,
+``weights_best`` when the criterion improves, ``weights_last`` at the end; the epoch each holds is kept in the
+state), the roll-back to the last complete epoch when a loss becomes
 NaN, and the history of the whole run when it was resumed. Nothing else writes there during training.
 """
+
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
 
 import json
 import tempfile
@@ -37,17 +40,33 @@ def finite_logs(logs):
 def read_state(folder, epochs=None, steps_per_epoch=None):
     """The training state of the run in a model folder, to resume it.
 
-    FileNotFoundError when there is none; ValueError when ``epochs`` or ``steps_per_epoch`` are given and differ
-    from the run's own (a resumed run keeps them, so that its schedules continue).
+    ``epochs`` (when given) may exceed the run's own, to train a run further: its schedules (learning-rate decay,
+    structural weight) are then those of the longer run from the next step on. ``steps_per_epoch`` stays the run's.
+
+    Raises
+    ------
+    FileNotFoundError
+        No training checkpoint in ``folder``.
+    ValueError
+        ``epochs`` fewer than those done, ``steps_per_epoch`` unlike the run's, or nothing left to train.
     """
     path = folder / STATE_FILE
     if not path.exists() or not (folder / CHECKPOINT_DIR).is_dir():
         raise FileNotFoundError('no training checkpoint to resume in %s' % folder)
     with open(path) as f:
         state = json.load(f)
-    if (epochs, steps_per_epoch) not in ((None, None), (state['epochs'], state['steps_per_epoch'])):
-        raise ValueError('a resumed run keeps its epochs (%d) and steps per epoch (%d)'
-                         % (state['epochs'], state['steps_per_epoch']))
+    if steps_per_epoch is not None and steps_per_epoch != state['steps_per_epoch']:
+        raise ValueError('a resumed run keeps its steps per epoch (%d, not %d)'
+                         % (state['steps_per_epoch'], steps_per_epoch))
+    if epochs is not None:
+        if epochs < state['epoch']:
+            raise ValueError('the run in %s has done %d epochs already; epochs=%d would end it before that'
+                             % (folder, state['epoch'], epochs))
+        state['epochs'] = int(epochs)
+    if state['epoch'] >= state['epochs']:
+        raise ValueError('the run in %s is finished (%d of %d epochs); give more epochs to train it further '
+                         '(train(..., resume=True, epochs=N); c2gan train --resume --epochs N)'
+                         % (folder, state['epoch'], state['epochs']))
     return state
 
 
@@ -116,6 +135,7 @@ class TrainingRun:
         self.folder = folder if self._scratch is None else Path(self._scratch.name)
         # no best value yet: a new run, or one whose state was written before the criterion was kept in it
         self.state.setdefault('best', dict(monitor=BEST_MONITOR, value=None, epoch=None))
+        self.weights_name = None  # the weight file whose weights the trainer holds at the end
         self.stop = StopOnNonFinite()
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._kept = None  # weights of the last complete epoch, in memory (no folder)
@@ -125,7 +145,7 @@ class TrainingRun:
             return
         checkpoint = tf.train.Checkpoint(trainer=trainer, gen_optimizer=trainer.gen_optimizer,
                                          disc_optimizer=trainer.disc_optimizer, epoch=self._epoch)
-        self.manager = tf.train.CheckpointManager(checkpoint, str(self.folder / CHECKPOINT_DIR), max_to_keep=2)
+        self.manager = tf.train.CheckpointManager(checkpoint, str(self.folder / CHECKPOINT_DIR), max_to_keep=1)
         if resume:
             latest = tf.train.latest_checkpoint(str(folder / CHECKPOINT_DIR))  # the model folder's, on every worker
             checkpoint.restore(latest).assert_existing_objects_matched()
@@ -148,19 +168,19 @@ class TrainingRun:
     def epoch_done(self, epoch, logs):
         """Record a complete epoch (0-based ``epoch``): weights, best weights, checkpoint, then the state file.
 
-        The checkpoint manager keeps the previous checkpoint, and the state file is renamed into place last, so a
-        crash at any moment leaves a complete checkpoint with its state.
+        The checkpoint manager removes the previous checkpoint only once the new one is written and recorded, and
+        the state file is renamed into place last, so a crash at any moment leaves a complete checkpoint with its
+        state.
         """
         c = self.config
         if self.folder is None:
             self._kept = self.trainer.get_weights()
         if self._path(c.train_checkpoint_epoch) is not None:
-            save_weights_atomic(self.trainer, self._path(c.train_checkpoint_epoch))
+            save_weights_atomic(self.trainer.generators(), self._path(c.train_checkpoint_epoch))
         best, value = self.state['best'], logs.get(BEST_MONITOR)
         if value is not None and (best['value'] is None or float(value) < best['value']):
             best.update(value=float(value), epoch=epoch + 1)
-            if self._path(c.train_checkpoint) is not None:
-                save_weights_atomic(self.trainer, self._path(c.train_checkpoint))
+            self._save_weights(c.train_checkpoint, epoch + 1)
         history = self.state['history']
         for key, v in logs.items():
             history.setdefault(key, []).append(float(v))
@@ -189,6 +209,12 @@ class TrainingRun:
             if self._scratch is not None:
                 self._scratch.cleanup()
 
+    def _save_weights(self, name, epoch):
+        """Write a weights file of the model folder, and remember in the state which epoch it holds."""
+        if self._path(name) is not None:
+            save_weights_atomic(self.trainer.generators(), self._path(name))
+            self.state.setdefault('weights', {})[name] = epoch
+
     def _finish(self, history):
         c = self.config
         if self.stop.where is not None:
@@ -205,11 +231,14 @@ class TrainingRun:
             return history
         history.history = self.state['history']
         history.epoch = list(range(self.state['epoch']))
-        if self._path(c.train_checkpoint_last) is not None:
-            save_weights_atomic(self.trainer, self._path(c.train_checkpoint_last))
-        if self._path(c.train_checkpoint) is not None and self._path(c.train_checkpoint).exists():
+        self._save_weights(c.train_checkpoint_last, self.state['epoch'])
+        write_json_atomic(self.state, self.folder / STATE_FILE)
+        self.weights_name = c.train_checkpoint_last
+        best = self._path(c.train_checkpoint)
+        if c.train_select == 'val_select' and best is not None and best.exists():
             print("Loading network weights from '%s'." % c.train_checkpoint)
-            self.trainer.load_weights(str(self._path(c.train_checkpoint)))
+            self.trainer.generators().load_weights(str(self._path(c.train_checkpoint)))
+            self.weights_name = c.train_checkpoint
         if self._path(c.train_checkpoint_epoch) is not None:
             self._path(c.train_checkpoint_epoch).unlink(missing_ok=True)
         return history

@@ -1,5 +1,7 @@
 """Schedules of c2GAN training as plain functions of the step: structural weight and learning rate."""
 
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 from keras import ops
 
 

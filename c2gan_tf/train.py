@@ -2,6 +2,8 @@
 
 Pure Keras: nothing here reads or writes files (a training run on disk is :mod:`c2gan_tf.run`)."""
 
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 import numbers
 import time
 
@@ -77,6 +79,20 @@ class ImagePool(keras.layers.Layer):
             pool, tf.boolean_mask(index, write)[:, None], tf.boolean_mask(images, write)))
         self.count.assign(tf.minimum(count + n, self.size))
         return out
+
+
+class Generators(keras.Model):
+    """G and F of a trainer as one Keras object: what the weights files of a model folder hold.
+
+    Prediction, export and fine-tuning need the generators only; the discriminators, history pools and optimizers
+    (several times the generators' size) stay in the training checkpoint. A weights file of all four networks
+    (written by earlier versions) loads into it too: the other networks' entries are not read.
+    """
+
+    def __init__(self, G, F, **kwargs):
+        super().__init__(**kwargs)
+        self.G, self.F = G, F
+        self.built = True
 
 
 def optimizers(config, total_steps):
@@ -161,6 +177,10 @@ class CycleTrainer(keras.Model):
         trainer = CycleTrainer(self.config, self.saliency, self.total_steps)
         trainer.set_weights(self.get_weights())
         return trainer
+
+    def generators(self):
+        """G and F as one object to save or load weights (:class:`Generators`)."""
+        return Generators(self.G, self.F)
 
     def use_saliency(self, saliency):
         """Set the saliency masks' settings of both domains (numbers: Python values enter the traced steps)."""

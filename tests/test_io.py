@@ -127,7 +127,7 @@ def test_cli_predict_takes_axes_and_pixel_size_from_the_file_and_writes_uint16(t
     save_tiff_imagej_compatible(str(tmp_path / 'in.tif'), x, 'YX', resolution=(1 / 0.1, 1 / 0.1),
                                 metadata={'unit': 'micron'})
     code, out, err = run_cli(capsys, 'predict', basedir / 'model', tmp_path / 'in.tif', '--outdir', tmp_path / 'out',
-                             '--dtype', 'uint16')
+                             '--dtype', 'uint16', '--clip')  # without --clip, values that do not fit are mapped
     assert code == 0, err
     restored, info = read_image(tmp_path / 'out' / 'in.tif')
     assert restored.dtype == np.uint16 and restored.shape == x.shape
@@ -136,7 +136,7 @@ def test_cli_predict_takes_axes_and_pixel_size_from_the_file_and_writes_uint16(t
     assert line.endswith('(uint16, %.4f %% of pixels clipped (%.4f %% below 0, %.4f %% above 65535))'
                          % (below + above, below, above))
     code, out, err = run_cli(capsys, 'predict', basedir / 'model', tmp_path / 'in.tif', '--outdir', tmp_path / 'out',
-                             '--dtype', 'same')
+                             '--dtype', 'same', '--overwrite')
     assert code == 0, err
     assert read_image(tmp_path / 'out' / 'in.tif')[0].dtype == np.uint16
 

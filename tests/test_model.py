@@ -30,12 +30,47 @@ def test_reload_predicts_identically(tiny_model, rng):
     loaded = C2GAN(None, 'model', str(tmp))
     assert loaded.domain_stats == model.domain_stats
     assert loaded.trainer.saliency == model.trainer.saliency
-    for a, b in zip(loaded.trainer.weights, model.trainer.weights):
+    # the weight files hold the generators (prediction, export, fine-tuning); the rest is in the checkpoint
+    for a, b in zip(loaded.trainer.generators().weights, model.trainer.generators().weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert loaded.weights_name == 'weights_last.weights.h5' and loaded.weights_epoch() == model.weights_epoch() == 2
     for direction in ('AtoB', 'BtoA'):  # equal to float32 rounding (kernels may differ once compiled elsewhere)
         expected = model.predict(x, 'YX', direction=direction)
         np.testing.assert_allclose(loaded.predict(x, 'YX', direction=direction), expected, rtol=1e-5,
                                    atol=1e-6 * np.abs(expected).max())
+
+
+def test_weight_files_hold_the_generators_only_and_know_their_epoch(tiny_model):
+    import h5py
+    model, history, tmp = tiny_model
+    folder = tmp / 'model'
+    for name in ('weights_best.weights.h5', 'weights_last.weights.h5'):
+        with h5py.File(folder / name) as f:
+            assert sorted(f.keys()) == ['F', 'G', 'vars']
+    state = json.loads((folder / 'training_state.json').read_text())
+    best = int(np.argmin(history.history['val_select'])) + 1
+    assert state['weights'] == {'weights_best.weights.h5': best, 'weights_last.weights.h5': 2}
+    checkpoint = sum(p.stat().st_size for p in (folder / 'checkpoint').iterdir())
+    # discriminators and optimizers (training only) stay in the one checkpoint
+    assert (folder / 'weights_last.weights.h5').stat().st_size < checkpoint
+    assert len(list((folder / 'checkpoint').glob('*.index'))) == 1
+
+
+def test_from_folder_loads_the_weights_asked_for_and_names_damaged_files(tiny_model, tmp_path):
+    import shutil
+    _, _, tmp = tiny_model
+    folder = tmp_path / 'copy'
+    shutil.copytree(tmp / 'model', folder)
+    best = C2GAN.from_folder(folder, weights='best')
+    assert best.weights_name == 'weights_best.weights.h5'
+    assert best.weights_epoch() == json.loads((folder / 'training_state.json').read_text())['best']['epoch']
+    data = (folder / 'weights_last.weights.h5').read_bytes()
+    (folder / 'weights_last.weights.h5').write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=r"weights_last\.weights\.h5 cannot be read .* load weights_best\.weights\.h5 "
+                                         r"instead \(--weights best, or C2GAN\.from_folder\(folder, weights='best'\)\)"):
+        C2GAN.from_folder(folder)
+    with pytest.raises(FileNotFoundError, match='no model'):
+        C2GAN.from_folder(tmp_path / 'nothing')
 
 
 def test_predict_maps_into_domain_b_units(tiny_model, rng):
@@ -117,7 +152,8 @@ def test_bad_input_gives_clear_errors(tiny_model, rng):
         model.predict(x, 'YX')
     with pytest.raises(ValueError, match='direction'):
         model.predict(rng.random((32, 32)), 'YX', direction='AtoA')
-    with pytest.raises(ValueError, match=r'axes \(ZYX\) must be of length 2'):
+    with pytest.raises(ValueError, match=r"axes 'ZYX' do not fit the image of shape \(32, 32\) \(3 axes for 2 "
+                                         r"dimensions\); axes that fit: YX"):
         model.predict(rng.random((32, 32)), 'ZYX')
     c = model.config
     good = random_patches(c, 2)

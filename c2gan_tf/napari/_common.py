@@ -1,6 +1,5 @@
 """Pieces the widgets share: model folders remembered, image-layer choice, one-line errors, axes guesses."""
 
-import json
 from pathlib import Path
 
 from qtpy.QtCore import QSettings, Signal
@@ -25,21 +24,6 @@ def remember_model(folder):
     """Put ``folder`` first in the recent model folders."""
     folder = str(Path(folder).resolve())
     settings().setValue('recent_models', [folder] + [f for f in recent_models() if f != folder][:N_RECENT - 1])
-
-
-def read_model_config(folder):
-    """The ``config.json`` of a model folder as a dict.
-
-    Raises
-    ------
-    FileNotFoundError
-        No model (``config.json``) in ``folder``.
-    """
-    path = Path(folder) / 'config.json'
-    if not str(folder).strip() or not path.is_file():
-        raise FileNotFoundError('no model (config.json) in %s' % (folder or 'the folder given'))
-    with open(path) as f:
-        return json.load(f)
 
 
 def guess_axes(ndim, network_axes, n_channel=1, labels=None):

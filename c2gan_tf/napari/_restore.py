@@ -9,7 +9,8 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                             QVBoxLayout, QWidget)
 
-from ._common import (ErrorLine, FolderChoice, LayerChoice, guess_axes, read_model_config, recent_models,
+from ..folder import read_model_config
+from ._common import (ErrorLine, FolderChoice, LayerChoice, guess_axes, recent_models,
                       remember_model)
 
 
@@ -161,8 +162,7 @@ class RestoreWidget(QWidget):
         from c2gan_tf import C2GAN
         key = (str(Path(folder).resolve()), _newest_change(folder))
         if self._model is None or self._model[0] != key:
-            path = Path(key[0])
-            self._model = key, C2GAN(None, path.name, str(path.parent))
+            self._model = key, C2GAN.from_folder(key[0])
         return self._model[1]
 
     def _start(self, func, on_result, *args):

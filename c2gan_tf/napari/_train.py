@@ -1,5 +1,7 @@
 """The Train widget: unpaired images of each domain from layers or folders, the main settings, live loss curves."""
 
+from .. import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
 import threading
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
                             QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from ..folder import CONFIG_FILE
 from ._common import ErrorLine, FolderChoice, LayerChoice, one_line
 
 FOLDER = 'Folder...'
@@ -237,7 +240,7 @@ class TrainWidget(QWidget):
             return
         name, basedir = self.name.text().strip(), self.basedir.folder()
         resume = False
-        if (Path(basedir) / name / 'config.json').exists():
+        if (Path(basedir) / name / CONFIG_FILE).exists():
             resume = self._ask_resume(Path(basedir) / name)
             if resume is None:
                 return

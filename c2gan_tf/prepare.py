@@ -1,0 +1,108 @@
+"""Images on their way into and out of a network: axes, finiteness, intensity units.
+
+Shared by prediction (``model``, ``blocks``, ``export``) and by training data (``data``): plain functions of
+arrays and axis strings, no Keras.
+"""
+
+import numpy as np
+from csbdeep.utils import axes_check_and_normalize, move_image_axes
+
+
+def to_network_axes(img, axes, config_axes):
+    """Move an image's axes to the network's (e.g. ``'YXC'``), adding a channel axis if it has none."""
+    axes = axes_check_and_normalize(axes, img.ndim)
+    if 'C' not in axes:
+        img, axes = img[..., np.newaxis], axes + 'C'
+    return move_image_axes(img, axes, config_axes)
+
+
+def check_finite(img, what='image', chunk=256):
+    """Raise ValueError if an image (or array of patches) holds NaN or infinite values.
+
+    Checked ``chunk`` entries of the first axis at a time, so memory-mapped arrays need not fit in memory.
+    """
+    img = np.asarray(img) if not isinstance(img, np.ndarray) else img
+    if img.ndim == 0:
+        img = img[np.newaxis]
+    for i in range(0, len(img), chunk):
+        if not np.all(np.isfinite(img[i:i + chunk])):
+            raise ValueError('%s contains NaN or infinite values' % what)
+
+
+def to_domain_units(v, low, high):
+    """Normalised intensities in a domain's units: ``low + v * (high - low)`` (0 becomes ``low``, 1 ``high``)."""
+    return low + v * (high - low)
+
+
+def stack_axes(axes, ndim, network_axes):
+    """The axes of an image that a network does not have: its planes are restored one by one (``'T'``, or ``'Z'``
+    for a 2D network: ``'TZ'`` of a TZYX movie); empty when the network takes the image whole."""
+    axes = axes_check_and_normalize(axes, ndim)
+    return ''.join(a for a in axes if a not in network_axes)
+
+
+def channels_last_axes(axes):
+    """Network axes of images with ``axes``: spatial axes in their order, channel last (``'CZYX'`` -> ``'ZYXC'``)."""
+    axes = axes_check_and_normalize(axes)
+    return axes.replace('C', '') + 'C'
+
+
+def fitting_axes(shape, network_axes, n_channel, min_side=8):
+    """Axes that an image of ``shape`` could have for a network with ``network_axes`` (e.g. ``'YXC'``) and
+    ``n_channel`` channels: the network's spatial axes, a channel axis of size ``n_channel`` (before them, or last)
+    when the model has several channels, and the rest restored plane by plane (``Z``, then ``T``); spatial sides
+    of fewer than ``min_side`` pixels are not taken for image sides. Empty when none fits (e.g. an RGB image for a
+    one-channel model)."""
+    spatial = network_axes.replace('C', '')
+    stack = ''.join(a for a in 'TZ' if a not in spatial)  # restored plane by plane, outermost first
+    n_lead = len(shape) - len(spatial)
+    if n_channel == 1:
+        channel_positions = [None]
+    else:
+        channel_positions = [c for c in range(len(shape)) if shape[c] == n_channel and (c < n_lead or c == len(shape) - 1)]
+    out = []
+    for c in channel_positions:
+        n_stack = n_lead - (c is not None)
+        if not 0 <= n_stack <= len(stack):
+            continue
+        lead = list(stack[len(stack) - n_stack:])
+        sides = shape[n_lead - (c == len(shape) - 1):len(shape) - (c == len(shape) - 1)]
+        if min(sides) < min_side:
+            continue
+        if c is None:
+            out.append(''.join(lead) + spatial)
+        elif c == len(shape) - 1:
+            out.append(''.join(lead) + spatial + 'C')
+        else:
+            lead.insert(c, 'C')
+            out.append(''.join(lead) + spatial)
+    return out
+
+
+def check_axes(shape, axes, network_axes, n_channel):
+    """Raise ValueError with one line when ``axes`` do not fit an image of ``shape`` for the network: the line
+    gives the image's shape, what is wrong and the axes that would fit (:func:`fitting_axes`)."""
+    shape = tuple(int(s) for s in shape)
+    fits = fitting_axes(shape, network_axes, n_channel)
+    hint = ('; axes that fit: %s' % ', '.join(fits)) if fits else (
+        '; no axes fit this model: convert the image to %d channel%s first' % (n_channel, 's' if n_channel > 1 else ''))
+    axes = (axes or '').upper()
+    if 'S' in axes:
+        raise ValueError('axes %r: S (RGB samples) is a channel axis here, write it C (image shape %s)%s'
+                         % (axes, shape, hint))
+    if len(axes) != len(shape):
+        raise ValueError('axes %r do not fit the image of shape %s (%d axes for %d dimensions)%s'
+                         % (axes, shape, len(axes), len(shape), hint))
+    try:
+        axes = axes_check_and_normalize(axes, len(shape))
+    except ValueError as e:
+        raise ValueError('axes %r: %s (image shape %s)%s' % (axes, e, shape, hint)) from None
+    missing = [a for a in network_axes.replace('C', '') if a not in axes]
+    if missing:
+        raise ValueError('axes %r lack %s, which the model needs (image shape %s)%s'
+                         % (axes, ''.join(missing), shape, hint))
+    channels = shape[axes.index('C')] if 'C' in axes else 1
+    if channels != n_channel:
+        raise ValueError('the image has %d channel%s (axes %r, shape %s), the model takes %d%s'
+                         % (channels, '' if channels == 1 else 's', axes, shape, n_channel, hint))
+    return axes
