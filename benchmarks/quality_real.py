@@ -1,81 +1,75 @@
 """Restoration quality on real paired images: c2GAN against classical, self-supervised and supervised baselines.
 
-Datasets (``../shared/data``; never committed):
-- ``w2s``: W2S widefield pairs (single frame vs 400-frame average), the truly unpaired split of its README: domain
-  A = single frames of fields 1-30, domain B = averages of fields 31-60, test = the registered pairs of fields
-  61-80. One model for the three stains, reported as ``w2s`` (mean of all test images) and ``w2s-stain0..2``.
-- ``hagen-<type>``: each Hagen et al. 2021 sample type with a model of its own. A = low-SNR top-left quadrant,
-  B = high-SNR top-right quadrant (another region), test = the registered pairs of the bottom half.
-Supervised CARE learns from the registered pairs of the A region (W2S: fields 1-30).
+Sets (``real_sets.py``; data from ``../shared/data``, never committed): ``w2s`` (W2S widefield, the README's truly
+unpaired split), ``w2s-swap`` (A and B swapped between the field ranges), ``w2s-blur`` (W2S averages blurred by a
+Gaussian PSF with Poisson-Gaussian noise: a degradation Noise2Void cannot undo), and ``hagen-<type>`` for each of
+the eight Hagen et al. 2021 sample types (one model each).
 
 Methods: the input; non-local means (scikit-image) and BM3D (the ``bm3d`` package), both with the noise level
-estimated on the image; Noise2Void (CAREamics, trained on the test domain's noisy training images alone);
-CycleGAN (c2GAN with structural weight 0); c2GAN; CARE (paired). Learned methods share one budget. Each output is
-mapped into domain B's units (the stored range of B's training images) and compared with the ground truth:
-normalised (CSBDeep-style) PSNR and SSIM, histogram distance in ground-truth units, and the fraction of pixels at
-or above the ground truth's ceiling (255 for these 8-bit copies).
+estimated on the image; Noise2Void and N2V2 (CAREamics, in the environment of ``../shared/tools/n2v-runtime``, a
+process of their own, trained on the test domain's degraded training images alone, for the GANs' wall-clock
+budget); CycleGAN (the package's default ``Config`` with structural weight 0) and c2GAN (the default ``Config``),
+each as a user gets it: reloaded with ``C2GAN(None, name, basedir)`` after training, with the weights loaded by
+default; CARE (csbdeep, registered pairs of the A fields). The networks' sizes and the number of steps are the
+setting's (sized for the machine); every other setting of the GANs is the package's default.
 
-The GANs train with held-out patches (10 % of each domain) and keep the weights with the lowest ``val_select``
-(no ground truth). After every epoch the benchmark also measures PSNR on a few test images ("hindsight"), to
-report how far the selected checkpoint is from the best one, and the minutes until c2GAN passes non-local means.
+Each output is mapped into domain B's units (the stored range of B's training images) and compared with the
+ground truth: normalised (CSBDeep-style) PSNR and SSIM, histogram distance in ground-truth units, the fraction of
+pixels at or above 255 (``saturated_fraction``: the 8-bit copies' ceiling) and above the ground truth's brightest
+pixel (``above_ceiling_fraction``), and the Fourier ring correlation resolution against the ground truth
+(``frc_resolution``, pixels, smaller is finer). ``w2s-blur`` also reports the blur alone (``blur only``: what a
+perfect denoiser that does not deblur would score).
 
-Writes ``quality_real.json``, ``quality_real.png`` (crops of every method, a row per dataset) and
-``quality_real_examples.npz`` (the crops, so that a run in parts still draws every method; not committed).
+The GANs train with held-out patches (10 % of each domain), several seeds each (``train_seed``, which also draws
+the patches); after every epoch the benchmark measures PSNR on a few test images ("hindsight") to report how far the
+default-loaded checkpoint is from the best epoch (``selection``), and the minutes until c2GAN passes non-local means.
 
-Resumable: finished (dataset, method) entries are read back from the JSON and not recomputed, so the run can be
-made in parts: ``--datasets w2s`` then ``--datasets hagen`` (or single names), ``--methods`` to choose methods.
+Writes ``quality_real.json`` (``{"setting", "datasets": {NAME: {"metrics": {METHOD: {...}}, "selection": {...},
+"groups": ..., "runs": ...}}}``; ``metrics`` are means over seeds of per-seed means over the test images, with
+their standard deviation), ``quality_real.png`` (crops of every method on the ground truth's display range, pixels
+above its ceiling in cyan, a row per set) and ``quality_real_examples.npz`` (the crops; not committed).
 
-usage: python benchmarks/quality_real.py [--setting cpu|full] [--datasets w2s hagen ...] [--methods ...]
+Resumable: every finished (set, method, seed) is kept in the JSON and not recomputed, so the run can be made in
+parts: ``--datasets w2s``, then ``--datasets w2s-swap``, ... (or ``hagen``, or single names), ``--methods`` to
+choose methods, ``--seeds`` to add seeds.
+
+usage: python benchmarks/quality_real.py [--setting cpu|full] [--datasets ...] [--methods ...] [--seeds N]
 """
 import argparse
 import json
 import os
+import subprocess
 import tempfile
 import time
 
 import numpy as np
 
 from quality_synthetic import non_local_means, to_b_units
+from real_sets import DATA, HAGEN_WEAK, W2S_SETS, blur_only, load_sets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, '..', '..', 'shared', 'data')
-METHODS = ('input', 'non-local means', 'BM3D', 'Noise2Void', 'CycleGAN', 'c2GAN', 'CARE (paired)')
-KEYS = ('psnr_normalized', 'ssim_normalized', 'histogram_distance', 'saturated_fraction')
-#: Per dataset family: patch size, batch, U-Net first filters, discriminator filters, epochs x steps, patches
-#: per image, test images for the per-epoch hindsight curve.
+METHODS = ('input', 'non-local means', 'BM3D', 'Noise2Void', 'N2V2', 'CycleGAN', 'c2GAN', 'CARE (paired)')
+GANS = ('CycleGAN', 'c2GAN')
+KEYS = ('psnr_normalized', 'ssim_normalized', 'histogram_distance', 'saturated_fraction', 'above_ceiling_fraction',
+        'frc_resolution')
+#: Per set family: patch size, batch, U-Net first filters, discriminator filters, epochs x steps, patches per
+#: image, test images of the per-epoch hindsight curve, seeds of each GAN.
 SETTINGS = {
     'cpu': {'w2s': dict(patch=(64, 64), batch=8, n_first=16, disc_filters=32, epochs=15, steps=100, n_patches=32,
-                        n_hindsight=6),
+                        n_hindsight=6, seeds=3),
             'hagen': dict(patch=(64, 64), batch=8, n_first=16, disc_filters=32, epochs=6, steps=100, n_patches=96,
-                          n_hindsight=2)},
+                          n_hindsight=2, seeds=2)},
     'full': {'w2s': dict(patch=(128, 128), batch=4, n_first=32, disc_filters=64, epochs=100, steps=500,
-                         n_patches=64, n_hindsight=12),
+                         n_patches=64, n_hindsight=12, seeds=3),
              'hagen': dict(patch=(128, 128), batch=4, n_first=32, disc_filters=64, epochs=50, steps=500,
-                           n_patches=128, n_hindsight=2)},
+                           n_patches=128, n_hindsight=2, seeds=2)},
 }
 CEILING = 255  # the 8-bit copies' largest value
+N2V_RUNTIME = os.path.join(HERE, '..', '..', 'shared', 'tools', 'n2v-runtime', 'setup.sh')
 
 
-def load_w2s(folder):
-    """A (single frames, fields 1-30), B (averages, 31-60), CARE pairs (1-30), test pairs (61-80) with stains."""
-    f = np.load(os.path.join(folder, 'w2s', 'w2s_train_fov001-080_u8.npz'))
-    low, high, fov, channel = f['avg1'], f['avg400'], f['fov'], f['channel']
-    a, b, t = fov <= 30, (fov > 30) & (fov <= 60), fov > 60
-    return dict(A=list(low[a]), B=list(high[b]), care=(list(low[a]), list(high[a])),
-                test=list(zip(low[t], high[t])), groups=['stain%d' % c for c in channel[t]])
-
-
-def load_hagen(folder):
-    """Per sample type: A = low-SNR top-left quadrant, B = high-SNR top-right, test = registered bottom half."""
-    f = np.load(os.path.join(folder, 'hagen2021', 'hagen_gigadb_pairs_u8.npz'))
-    out = {}
-    for name in sorted(k[:-4] for k in f.files if k.endswith('_low')):
-        low, high = f[name + '_low'], f[name + '_high']
-        h, w = low.shape[0] // 2, low.shape[1] // 2
-        out['hagen-' + name] = dict(A=[low[:h, :w]], B=[high[:h, w:]], care=([low[:h, :w]], [high[:h, :w]]),
-                                    test=[(low[h:, :w], high[h:, :w]), (low[h:, w:], high[h:, w:])],
-                                    groups=None)
-    return out
+def setting_of(setting, name):
+    return SETTINGS[setting]['w2s' if name.startswith('w2s') else 'hagen']
 
 
 def normalized(x):
@@ -90,21 +84,15 @@ def bm3d_denoise(x):
     return np.asarray(bm3d.bm3d(v, sigma_psd=float(estimate_sigma(v))), np.float32)
 
 
-def hindsight_callback(model, pairs):
-    """Keras callback: PSNR of G on a few test images after every epoch, with the minutes since training began."""
-    import keras
-
-    class Hindsight(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start, self.curve = time.perf_counter(), []
-
-        def on_epoch_end(self, epoch, logs=None):
-            from c2gan_tf import metrics
-            psnr = [metrics.psnr_normalized(gt, model.predict(x, 'YX')) for x, gt in pairs]
-            self.curve.append(dict(epoch=epoch + 1, minutes=(time.perf_counter() - self.start) / 60,
-                                   psnr_normalized=float(np.mean(psnr)),
-                                   **{k: float(v) for k, v in (logs or {}).items() if k.startswith('val_')}))
-    return Hindsight()
+def evaluate(gt, out):
+    """The benchmark's metrics of one output against its ground truth (both in the ground truth's units)."""
+    from c2gan_tf import metrics
+    gt, out = np.asarray(gt, np.float32), np.asarray(out, np.float32)
+    return dict(psnr_normalized=metrics.psnr_normalized(gt, out), ssim_normalized=metrics.ssim_normalized(gt, out),
+                histogram_distance=metrics.histogram_distance(gt, out),
+                saturated_fraction=metrics.saturated_fraction(out, level=CEILING),
+                above_ceiling_fraction=metrics.above_ceiling_fraction(gt, out),
+                frc_resolution=metrics.frc_resolution(gt, out))
 
 
 def hindsight_pairs(d, s):
@@ -112,28 +100,62 @@ def hindsight_pairs(d, s):
     return d['test'][::max(1, len(d['test']) // s['n_hindsight'])]
 
 
-def train_gan(d, s, rho0, seed, basedir, name):
-    from c2gan_tf import C2GAN, Config
+def hindsight_callback(model, pairs):
+    """Keras callback: metrics of G on a few test pairs after every epoch, the minutes since training began, and
+    the epoch's validation logs."""
+    import keras
+
+    class Hindsight(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start, self.curve = time.perf_counter(), []
+
+        def on_epoch_end(self, epoch, logs=None):
+            minutes = (time.perf_counter() - self.start) / 60
+            scores = [evaluate(gt, model.predict(x, 'YX')) for x, gt in pairs]
+            self.curve.append(dict(epoch=epoch + 1, minutes=minutes,
+                                   **{k: float(np.mean([sc[k] for sc in scores])) for k in KEYS},
+                                   **{k: float(v) for k, v in (logs or {}).items() if k.startswith('val_')}))
+    return Hindsight()
+
+
+def gan_config(d, s, method, seed, **overrides):
+    """The package's default ``Config`` at the setting's sizes and budget (CycleGAN: structural weight 0)."""
+    from c2gan_tf import Config
+    kwargs = dict(unet_n_first=s['n_first'], disc_n_filters=s['disc_filters'], train_patch_size=s['patch'],
+                  train_batch_size=s['batch'], train_epochs=s['epochs'], train_steps_per_epoch=s['steps'],
+                  train_seed=seed, train_tensorboard=False)
+    if method == 'CycleGAN':
+        kwargs['struct_rho0'] = 0.0
+    kwargs.update(overrides)
+    return Config('YX', **kwargs)
+
+
+def train_gan(d, s, method, seed, basedir, pairs=None, **overrides):
+    """Train a GAN as a user does (10 % of each domain's patches held out), then reload it as a user does.
+
+    Returns the reloaded model and what training recorded: seconds, the hindsight curve on ``pairs`` (default: the
+    set's hindsight pairs), and ``selection`` (the epoch of the weights loaded by default, the best epoch in
+    hindsight, and the gap between them in dB).
+    """
+    from c2gan_tf import C2GAN
     from c2gan_tf.data import UnpairedData, create_unpaired_patches
     X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(d['A'], d['B'], 'YX'), s['patch'],
                                                  s['n_patches'], seed=seed, verbose=False)
     n_a, n_b = max(1, len(X_A) // 10), max(1, len(X_B) // 10)
-    config = Config('YX', unet_n_first=s['n_first'], disc_n_filters=s['disc_filters'], train_patch_size=s['patch'],
-                    train_batch_size=s['batch'], train_epochs=s['epochs'], train_steps_per_epoch=s['steps'],
-                    struct_rho0=rho0, train_seed=seed, train_tensorboard=False)
-    model = C2GAN(config, name, basedir)
-    hindsight = hindsight_callback(model, [(x, gt.astype(np.float32)) for x, gt in hindsight_pairs(d, s)])
+    model = C2GAN(gan_config(d, s, method, seed, **overrides), method, basedir)
+    pairs = hindsight_pairs(d, s) if pairs is None else pairs
+    hindsight = hindsight_callback(model, pairs)
     t = time.perf_counter()
-    history = model.train(X_A[n_a:], X_B[n_b:], validation_data=(X_A[:n_a], X_B[:n_b]), intensity_stats=stats,
-                          callbacks=[hindsight])
+    model.train(X_A[n_a:], X_B[n_b:], validation_data=(X_A[:n_a], X_B[:n_b]), intensity_stats=stats,
+                callbacks=[hindsight])
     seconds = time.perf_counter() - t
+    loaded = C2GAN(None, method, basedir)  # what a user gets
     curve = hindsight.curve
-    chosen = int(np.nanargmin(history.history['val_select']))
-    best = int(np.argmax([c['psnr_normalized'] for c in curve]))
-    selection = dict(chosen_epoch=chosen + 1, chosen_psnr=curve[chosen]['psnr_normalized'], best_epoch=best + 1,
-                     best_psnr=curve[best]['psnr_normalized'], last_psnr=curve[-1]['psnr_normalized'],
-                     gap_db=curve[best]['psnr_normalized'] - curve[chosen]['psnr_normalized'])
-    return model, dict(train_seconds=seconds, curve=curve, selection=selection)
+    chosen = loaded.weights_epoch()
+    best = int(np.argmax([c['psnr_normalized'] for c in curve])) + 1
+    selection = dict(chosen_epoch=chosen, best_epoch=best,
+                     gap_db=curve[best - 1]['psnr_normalized'] - curve[chosen - 1]['psnr_normalized'])
+    return loaded, dict(train_seconds=seconds, curve=curve, selection=selection)
 
 
 def train_care(d, s, seed, basedir):
@@ -155,31 +177,40 @@ def train_care(d, s, seed, basedir):
     return model, dict(train_seconds=time.perf_counter() - t)
 
 
-def noise2void(d, s, seed, workdir):
-    """CAREamics' Noise2Void, trained on the noisy images of the test domain (A) alone; returns a predictor."""
-    from careamics import CAREamist
-    from careamics.config import create_n2v_config
-    config = create_n2v_config(experiment_name='n2v', data_type='array', axes='SYX', patch_size=list(s['patch']),
-                               batch_size=s['batch'], num_epochs=s['epochs'], num_steps=s['steps'])
-    model = CAREamist(config, work_dir=workdir)
-    t = time.perf_counter()
-    model.train(train_data=np.stack([normalized(x) for x in d['A']]))
-    seconds = time.perf_counter() - t
-
-    def predict(x):
-        out, _ = model.predict(normalized(x), axes='YX')
-        return np.squeeze(np.asarray(out[0] if isinstance(out, list) else out, np.float32))
-    return predict, dict(train_seconds=seconds)
+def n2v_python():
+    """The python of the CAREamics environment (built once by ``../shared/tools/n2v-runtime/setup.sh``)."""
+    try:
+        out = subprocess.run(['bash', N2V_RUNTIME], check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise RuntimeError('the CAREamics environment could not be built: %s' % getattr(e, 'stderr', e)) from None
+    return out.stdout.strip().splitlines()[-1]
 
 
-def evaluate(gt, out):
-    from c2gan_tf import metrics
-    return dict(psnr_normalized=metrics.psnr_normalized(gt, out), ssim_normalized=metrics.ssim_normalized(gt, out),
-                histogram_distance=metrics.histogram_distance(gt, out),
-                saturated_fraction=metrics.saturated_fraction(out, level=CEILING))
+def noise2void(d, s, seed, workdir, use_n2v2, seconds):
+    """Noise2Void (or N2V2) outputs of the test images, trained on the set's degraded training images alone for
+    ``seconds`` of wall-clock time, in CAREamics' environment; normalised intensities."""
+    inp, out, settings = (os.path.join(workdir, f) for f in ('n2v_in.npz', 'n2v_out.npz', 'n2v.json'))
+    np.savez(inp, train=np.stack([normalized(x) for x in d['train_noisy']]),
+             **{'test_%d' % i: normalized(x) for i, (x, _) in enumerate(d['test'])})
+    with open(settings, 'w') as f:
+        json.dump(dict(patch=list(s['patch']), batch=s['batch'], steps=s['steps'], seconds=seconds,
+                       use_n2v2=use_n2v2, seed=seed, threads=os.cpu_count()), f)
+    proc = subprocess.run([n2v_python(), os.path.join(HERE, 'n2v_careamics.py'), inp, out, settings],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError('CAREamics failed: %s' % proc.stderr[-2000:])
+    with np.load(out) as f:
+        info = json.loads(str(f['info']))
+        return [f['pred_%d' % i] for i in range(len(d['test']))], info
 
 
-def run_method(method, d, s, seed, basedir):
+def gan_budget(entry, s):
+    """Wall-clock seconds of one GAN training run on this set (the mean of those done), the N2V budget."""
+    seconds = [r['training']['train_seconds'] for m in GANS for r in entry.get('runs', {}).get(m, {}).values()]
+    return float(np.mean(seconds)) if seconds else None
+
+
+def run_method(method, d, s, seed, basedir, entry):
     """Outputs of one method on every test image (in domain B's units), and what its training recorded."""
     from c2gan_tf.data import intensity_stats
     to_b = intensity_stats(d['B'])  # the range of B's training images, as the GANs store it
@@ -193,11 +224,14 @@ def run_method(method, d, s, seed, basedir):
         predict = lambda x: units(non_local_means(x))  # noqa: E731
     elif method == 'BM3D':
         predict = lambda x: units(bm3d_denoise(x))  # noqa: E731
-    elif method == 'Noise2Void':
-        n2v, info = noise2void(d, s, seed, os.path.join(basedir, 'n2v'))
-        predict = lambda x: units(n2v(x))  # noqa: E731
-    elif method in ('CycleGAN', 'c2GAN'):
-        model, info = train_gan(d, s, 0.0 if method == 'CycleGAN' else 5.0, seed, basedir, method)
+    elif method in ('Noise2Void', 'N2V2'):
+        budget = gan_budget(entry, s)
+        if budget is None:
+            raise RuntimeError('run a GAN on this set first: Noise2Void gets its wall-clock budget')
+        outputs, info = noise2void(d, s, seed, basedir, method == 'N2V2', budget)
+        return [units(o) for o in outputs], info
+    elif method in GANS:
+        model, info = train_gan(d, s, method, seed, basedir)
         predict = lambda x: model.predict(x, 'YX')  # noqa: E731
     elif method == 'CARE (paired)':
         from c2gan_tf import DomainNormalizer
@@ -213,7 +247,7 @@ def run_method(method, d, s, seed, basedir):
 
 
 def examples_file(out):
-    """Crops of each method's output on the first test image of each dataset, kept for the figure (not committed)."""
+    """Crops of each method's output on the first test image of each set, kept for the figure (not committed)."""
     return os.path.splitext(out)[0] + '_examples.npz'
 
 
@@ -228,112 +262,155 @@ def save_example(path, name, method, d, output, crop=256):
 
 
 def figure(report, path, examples_path):
-    """Crops of every method and the ground truth, a row per dataset, each shown with its own 0.5-99.8 % range."""
+    """Crops of every method and the ground truth, a row per set, all on the ground truth's display range (its
+    0.5 percentile to its brightest pixel); pixels above that ceiling are cyan, so overshoot shows."""
     import matplotlib.pyplot as plt
-
-    from c2gan_tf.plot import display
     examples = dict(np.load(examples_path)) if os.path.exists(examples_path) else {}
     names = [n for n in report['datasets'] if '%s|ground truth' % n in examples]
+    if not names:
+        return
     columns = [m for m in METHODS if any('%s|%s' % (n, m) in examples for n in names)] + ['ground truth']
-    fig, axes = plt.subplots(len(names), len(columns), figsize=(2.2 * len(columns), 2.4 * len(names)),
+    fig, axes = plt.subplots(len(names), len(columns), figsize=(2.0 * len(columns), 2.2 * len(names)),
                              squeeze=False)
+    cmap = plt.get_cmap('magma').with_extremes(over='cyan')
     for r, n in enumerate(names):
+        gt = examples['%s|ground truth' % n]
+        lo, hi = np.percentile(gt, 0.5), gt.max()
         for c, m in enumerate(columns):
             ax = axes[r, c]
             ax.set_xticks([]), ax.set_yticks([])
             img = examples.get('%s|%s' % (n, m))
             if img is not None:
-                view, lo, hi = display(img, 0.5, 99.8)
-                ax.imshow(view, cmap='magma', vmin=lo, vmax=hi)
-                if m in report['datasets'][n]['metrics']:
-                    ax.set_xlabel('%.2f dB' % report['datasets'][n]['metrics'][m]['psnr_normalized'], fontsize=8)
+                ax.imshow(img, cmap=cmap, vmin=lo, vmax=hi)
+                metrics = report['datasets'][n]['metrics'].get(m)
+                if metrics:
+                    ax.set_xlabel('%.2f dB, %.1f %% > max' % (metrics['psnr_normalized'],
+                                                              100 * metrics['above_ceiling_fraction']), fontsize=7)
             if r == 0:
-                ax.set_title(m, fontsize=9)
-        axes[r, 0].set_ylabel(n, fontsize=8)
+                ax.set_title(m, fontsize=8)
+        axes[r, 0].set_ylabel(n, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=70)
     plt.close(fig)
 
 
-def summarise(results, report, name, d, method, outputs, info):
-    """Mean metrics of one method into the report: the dataset, and each group of its test images (stains)."""
-    per_image = [evaluate(gt.astype(np.float32), out) for (_, gt), out in zip(d['test'], outputs)]
-    groups = {name: range(len(per_image))}
-    for g in sorted(set(d['groups'] or [])):
-        groups['%s-%s' % (name, g)] = [i for i, gi in enumerate(d['groups']) if gi == g]
-    for key, idx in groups.items():
-        entry = results.setdefault(key, {'metrics': {}})
-        entry['metrics'][method] = {k: float(np.mean([per_image[i][k] for i in idx])) for k in KEYS}
-        entry['n_test_images'] = len(idx)
-    results[name].setdefault('training', {})[method] = info
-    report['wall_seconds'] = report.get('wall_seconds', 0) + info.get('train_seconds', 0) + info['predict_seconds']
+def per_image_scores(d, outputs):
+    return [evaluate(gt, out) for (_, gt), out in zip(d['test'], outputs)]
+
+
+def means(scores, idx=None):
+    idx = range(len(scores)) if idx is None else idx
+    return {k: float(np.mean([scores[i][k] for i in idx])) for k in KEYS}
+
+
+def record_run(entry, d, method, seed, outputs, info):
+    """One finished (method, seed) into the set's entry: its mean metrics, per group (stain), and training."""
+    scores = per_image_scores(d, outputs)
+    run = dict(metrics=means(scores), training=info)
+    if d['groups']:
+        run['groups'] = {g: means(scores, [i for i, gi in enumerate(d['groups']) if gi == g])
+                         for g in sorted(set(d['groups']))}
+    entry.setdefault('runs', {}).setdefault(method, {})[str(seed)] = run
+    aggregate(entry)
+
+
+def over_seeds(runs):
+    """Mean and standard deviation over seeds of per-seed metrics (``*_sd`` is ``None`` for a single seed)."""
+    out = {k: float(np.mean([r[k] for r in runs])) for k in KEYS}
+    out['n_seeds'] = len(runs)
+    for k in ('psnr_normalized', 'ssim_normalized', 'histogram_distance'):
+        out[k + '_sd'] = float(np.std([r[k] for r in runs], ddof=1)) if len(runs) > 1 else None
+    return out
+
+
+def aggregate(entry):
+    """The set's ``metrics``, ``groups`` and ``selection`` from its runs."""
+    entry['metrics'], entry['groups'], entry['selection'] = {}, {}, {}
+    for method in METHODS:
+        runs = list(entry.get('runs', {}).get(method, {}).values())
+        if not runs:
+            continue
+        entry['metrics'][method] = over_seeds([r['metrics'] for r in runs])
+        for g in runs[0].get('groups', {}):
+            entry['groups'].setdefault(g, {})[method] = over_seeds([r['groups'][g] for r in runs])
+        if method in GANS:
+            sel = [r['training']['selection'] for r in runs]
+            entry['selection'][method] = dict(chosen_epoch=[x['chosen_epoch'] for x in sel],
+                                              best_epoch=[x['best_epoch'] for x in sel],
+                                              gap_db=max(x['gap_db'] for x in sel),
+                                              gap_db_per_seed=[x['gap_db'] for x in sel])
+    entry['time_to_quality_minutes'] = time_to_quality(entry)
 
 
 def time_to_quality(entry):
-    """Minutes of c2GAN training until its hindsight PSNR passes non-local means' on the same test images."""
-    curve = entry.get('training', {}).get('c2GAN', {}).get('curve')
+    """Minutes of c2GAN training (mean over seeds) until its hindsight PSNR passed non-local means'."""
     nlm = entry.get('hindsight_nlm_psnr')
-    if not curve or nlm is None:
-        return None
-    passed = [c['minutes'] for c in curve if c['psnr_normalized'] > nlm]
-    return passed[0] if passed else None
+    passed = []
+    for r in entry.get('runs', {}).get('c2GAN', {}).values():
+        times = [c['minutes'] for c in r['training']['curve'] if c['psnr_normalized'] > nlm]
+        passed.append(times[0] if times else None)
+    return None if nlm is None or not passed or None in passed else float(np.mean(passed))
+
+
+def seeds_of(method, s, n_seeds):
+    return list(range(n_seeds or s['seeds'])) if method in GANS else [0]
+
+
+def run_set(report, name, d, a):
+    """Every method and seed still missing for one set, each saved as soon as it is done."""
+    s = setting_of(a.setting, name)
+    entry = report['datasets'].setdefault(name, {})
+    entry.update(parameters=s, n_test_images=len(d['test']), weak_test=name in HAGEN_WEAK)
+    if 'hindsight_nlm_psnr' not in entry:
+        from c2gan_tf import metrics
+        entry['hindsight_nlm_psnr'] = float(np.mean([metrics.psnr_normalized(gt.astype(np.float32),
+                                                                               non_local_means(x))
+                                                     for x, gt in hindsight_pairs(d, s)]))
+    if name.startswith('w2s-blur') and 'reference' not in entry:
+        entry['reference'] = {'blur only': means(per_image_scores(d, [blur_only(gt) for _, gt in d['test']]))}
+    # the GANs first: Noise2Void's budget is their wall-clock time
+    for method in sorted(a.methods, key=lambda m: m not in GANS):
+        for seed in seeds_of(method, s, a.seeds):
+            if str(seed) in entry.get('runs', {}).get(method, {}):
+                continue  # finished earlier
+            print('%s: %s, seed %d' % (name, method, seed), flush=True)
+            with tempfile.TemporaryDirectory() as basedir:
+                try:
+                    outputs, info = run_method(method, d, s, seed, basedir, entry)
+                except RuntimeError as e:  # Noise2Void: CAREamics' environment or budget missing
+                    if method not in ('Noise2Void', 'N2V2'):
+                        raise
+                    report.setdefault('not_run', {})['%s / %s' % (name, method)] = str(e)
+                    save(report, a.out)
+                    print('  not run: %s' % e, flush=True)
+                    continue
+            record_run(entry, d, method, seed, outputs, info)
+            if seed == 0:
+                save_example(examples_file(a.out), name, method, d, outputs[0])
+            save(report, a.out)  # a finished run is never lost
+            m = entry['runs'][method][str(seed)]['metrics']
+            print('  ' + '  '.join('%s %.4f' % (k, m[k]) for k in KEYS), flush=True)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--setting', choices=sorted(SETTINGS), default='cpu')
-    p.add_argument('--datasets', nargs='+', default=['w2s', 'hagen'],
-                   help="'w2s', 'hagen' (every sample type) or names such as hagen-membrane")
+    p.add_argument('--datasets', nargs='+', default=list(W2S_SETS) + ['hagen'],
+                   help="w2s, w2s-swap, w2s-blur, 'hagen' (every sample type) or names such as hagen-membrane")
     p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
+    p.add_argument('--seeds', type=int, default=None, help="seeds per GAN (default: the setting's)")
     p.add_argument('--data', default=DATA)
-    p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=os.path.join(HERE, 'quality_real.json'))
     a = p.parse_args()
 
-    report = dict(benchmark='restoration quality on real paired images', setting=a.setting, seed=a.seed,
-                  datasets={}, not_run={})
+    report = dict(benchmark='restoration quality on real paired images', setting=a.setting, datasets={})
     if os.path.exists(a.out):
         with open(a.out) as f:
             report = json.load(f)
         if report['setting'] != a.setting:
             raise SystemExit('%s holds the %s setting; use another --out' % (a.out, report['setting']))
-    datasets = {}
-    hagen = load_hagen(a.data) if any(n != 'w2s' for n in a.datasets) else {}
-    for name in a.datasets:
-        if name == 'w2s':
-            datasets['w2s'] = load_w2s(a.data)
-        else:
-            datasets.update(hagen if name == 'hagen' else {name: hagen[name]})
-    for name, d in datasets.items():
-        s = SETTINGS[a.setting]['w2s' if name == 'w2s' else 'hagen']
-        results = report['datasets']
-        entry = results.setdefault(name, {'metrics': {}})
-        entry['parameters'] = s
-        if 'hindsight_nlm_psnr' not in entry:
-            from c2gan_tf import metrics
-            entry['hindsight_nlm_psnr'] = float(np.mean([metrics.psnr_normalized(gt.astype(np.float32),
-                                                                                   non_local_means(x))
-                                                         for x, gt in hindsight_pairs(d, s)]))
-        for method in a.methods:
-            if method in entry['metrics']:
-                continue  # finished earlier
-            print('%s: %s' % (name, method), flush=True)
-            with tempfile.TemporaryDirectory() as basedir:
-                try:
-                    outputs, info = run_method(method, d, s, a.seed, basedir)
-                except (ImportError, RuntimeError) as e:  # Noise2Void: CAREamics cannot be imported here
-                    if method != 'Noise2Void':
-                        raise
-                    report['not_run']['%s / %s' % (name, method)] = '%s: %s' % (type(e).__name__, e)
-                    save(report, a.out)
-                    print('  not run: %s' % e, flush=True)
-                    continue
-            summarise(results, report, name, d, method, outputs, info)
-            save_example(examples_file(a.out), name, method, d, outputs[0])
-            entry['time_to_quality_minutes'] = time_to_quality(entry)
-            save(report, a.out)  # a finished method is never lost
-            m = entry['metrics'][method]
-            print('  ' + '  '.join('%s %.4f' % (k, m[k]) for k in KEYS), flush=True)
+    for name, d in load_sets(a.datasets, a.data).items():
+        run_set(report, name, d, a)
     figure(report, os.path.splitext(a.out)[0] + '.png', examples_file(a.out))
     print_table(report)
 
@@ -351,7 +428,8 @@ def print_table(report):
         print(name)
         for m in METHODS:
             if m in entry['metrics']:
-                print('  %-16s' % m + ''.join('%10.4f' % entry['metrics'][m][k] for k in KEYS))
+                r = entry['metrics'][m]
+                print('  %-16s' % m + ''.join('%10.4f' % r[k] for k in KEYS) + '  (%d seeds)' % r['n_seeds'])
 
 
 if __name__ == '__main__':

@@ -1,0 +1,101 @@
+"""How the default recipe was chosen: candidate settings of c2GAN on development sets, never on a test set.
+
+The development sets (``real_sets.py``: ``w2s-dev``, ``w2s-blur-dev``) take W2S fields 1-40 for training and 12
+registered pairs of fields 41-60 for measuring; the benchmark's test fields (61-80) are never looked at. Each
+candidate (a few ``Config`` settings changed from the package's defaults of the time) trains at the W2S CPU
+setting of ``quality_real.py`` with several seeds; after every epoch its generator is measured on the 12 pairs, so
+the same runs also tell which checkpoint rule (last epoch, lowest ``val_select``, ...) lands nearest the best
+epoch in hindsight.
+
+Writes ``recipe.json``: per set, candidate and seed, the per-epoch curve (PSNR, SSIM, histogram distance,
+fraction above the ground truth's ceiling, FRC resolution, validation losses) and the training time; then a
+summary per candidate (means and standard deviations over seeds, last epoch) and per checkpoint rule (gap to the
+best epoch, mean and worst). Resumable per (set, candidate, seed).
+
+usage: python benchmarks/recipe.py [--sets w2s-dev w2s-blur-dev] [--candidates ...] [--seeds 2]
+"""
+import argparse
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from quality_real import KEYS, SETTINGS, save, train_gan
+from real_sets import DEV_SETS, load_sets
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: Candidates: Config settings changed from the package's defaults at the time they were measured (2026-12-01:
+#: exponential decay of the structural weight, no identity loss).
+CANDIDATES = {
+    'exp decay (old default)': dict(struct_decay='exp', lambda_identity=0.0),
+    'constant structure': dict(struct_decay='constant', lambda_identity=0.0),
+    'constant structure + identity': dict(struct_decay='constant', lambda_identity=5.0),
+    'no structure (CycleGAN)': dict(struct_rho0=0.0, lambda_identity=0.0),
+}
+
+
+def rules(curve, total_epochs):
+    """Epoch (1-based) each checkpoint rule chooses from a run's per-epoch validation logs (no ground truth)."""
+    def argmin(key, first=1):
+        values = [c[key] if c['epoch'] >= first else np.inf for c in curve]
+        return int(np.argmin(values)) + 1
+    half = total_epochs // 2 + 1  # the learning rate decays over the second half
+    return {'last epoch': len(curve), 'lowest val_select': argmin('val_select'),
+            'lowest val_select, second half': argmin('val_select', half),
+            'lowest val_dist, second half': argmin('val_dist', half)}
+
+
+def summary(report):
+    """Per set and candidate: last-epoch metrics over seeds; per checkpoint rule: gaps to the best epoch."""
+    out = {}
+    for name, runs in report['runs'].items():
+        for cand, seeds in runs.items():
+            curves = [r['curve'] for r in seeds.values()]
+            last = [c[-1] for c in curves]
+            entry = {k: float(np.mean([x[k] for x in last])) for k in KEYS}
+            entry.update({k + '_sd': float(np.std([x[k] for x in last], ddof=1)) if len(last) > 1 else None
+                          for k in ('psnr_normalized', 'ssim_normalized', 'histogram_distance')})
+            entry['n_seeds'] = len(curves)
+            gaps = {}
+            for c in curves:
+                best = max(x['psnr_normalized'] for x in c)
+                for rule, epoch in rules(c, len(c)).items():
+                    gaps.setdefault(rule, []).append(best - c[epoch - 1]['psnr_normalized'])
+            entry['checkpoint_rules'] = {rule: dict(mean_gap_db=float(np.mean(g)), worst_gap_db=float(np.max(g)))
+                                         for rule, g in gaps.items()}
+            out.setdefault(name, {})[cand] = entry
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--sets', nargs='+', default=list(DEV_SETS), choices=DEV_SETS)
+    p.add_argument('--candidates', nargs='+', default=list(CANDIDATES), choices=list(CANDIDATES))
+    p.add_argument('--seeds', type=int, default=2)
+    p.add_argument('--out', default=os.path.join(HERE, 'recipe.json'))
+    a = p.parse_args()
+    report = dict(benchmark='recipe choice on development sets', setting='cpu', candidates=CANDIDATES, runs={})
+    if os.path.exists(a.out):
+        with open(a.out) as f:
+            report = json.load(f)
+    s = SETTINGS['cpu']['w2s']
+    for name, d in load_sets(a.sets).items():
+        for seed in range(a.seeds):
+            for cand in a.candidates:
+                runs = report['runs'].setdefault(name, {}).setdefault(cand, {})
+                if str(seed) in runs:
+                    continue
+                print('%s: %s, seed %d' % (name, cand, seed), flush=True)
+                with tempfile.TemporaryDirectory() as basedir:
+                    _, info = train_gan(d, s, 'c2GAN', seed, basedir, pairs=d['test'], **CANDIDATES[cand])
+                runs[str(seed)] = dict(curve=info['curve'], train_seconds=info['train_seconds'])
+                report['summary'] = summary(report)
+                save(report, a.out)
+                last = info['curve'][-1]
+                print('  last epoch: ' + '  '.join('%s %.4f' % (k, last[k]) for k in KEYS), flush=True)
+    print(json.dumps(report.get('summary', {}), indent=1))
+
+
+if __name__ == '__main__':
+    main()
