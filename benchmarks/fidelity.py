@@ -77,8 +77,8 @@ def trained_methods(d, s, seed, basedir):
 
     from c2gan_tf import DomainNormalizer
     from c2gan_tf.data import intensity_stats
-    for method, rho0 in (('c2GAN', 5.0), ('CycleGAN', 0.0)):
-        model, info = train_gan(d, s, rho0, seed, basedir, method)
+    for method in ('c2GAN', 'CycleGAN'):
+        model, info = train_gan(d, s, method, seed, basedir)
         yield method, lambda x, m=model: m.predict(x, 'YX'), info
     model, info = train_care(d, s, seed, basedir)
     b = intensity_stats(d['B'])  # the range of B's training images, as the GANs store it
