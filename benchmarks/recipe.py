@@ -31,6 +31,7 @@ CANDIDATES = {
     'exp decay (old default)': dict(struct_decay='exp', lambda_identity=0.0),
     'constant structure': dict(struct_decay='constant', lambda_identity=0.0),
     'constant structure + identity': dict(struct_decay='constant', lambda_identity=5.0),
+    'exp decay to a floor of 0.2': dict(struct_decay='exp', struct_floor=0.2, lambda_identity=0.0),
     'no structure (CycleGAN)': dict(struct_rho0=0.0, lambda_identity=0.0),
 }
 

@@ -68,6 +68,8 @@ class Config(BaseConfig):
         ``'exp'`` (weight ``rho0 * exp(-step / tau)``, default) or ``'constant'``.
     struct_tau : float or None
         Time constant of the decay in steps; ``None`` (default) uses a sixth of all training steps.
+    struct_floor : float
+        Fraction of ``struct_rho0`` below which the decaying weight never falls (default 0: it decays towards 0).
     struct_threshold_A, struct_threshold_B : float or None
         Saliency threshold of each domain on normalised intensities; ``None`` (default) chooses it by Otsu's
         method on that domain's smoothed training data, so that each domain's mask marks its own structure.
@@ -130,6 +132,7 @@ class Config(BaseConfig):
         self.struct_rho0 = 5.0
         self.struct_decay = 'exp'
         self.struct_tau = None
+        self.struct_floor = 0.0
         for d in DOMAINS:
             setattr(self, 'struct_threshold_' + d, None)
             setattr(self, 'struct_polarity_' + d, None)
@@ -242,6 +245,7 @@ class Config(BaseConfig):
             r[key] = is_num(getattr(self, key), 0), 'a number >= 0'
         r['struct_decay'] = one_of(self.struct_decay, ('exp', 'constant'))
         r['struct_tau'] = self.struct_tau is None or is_num(self.struct_tau, 0, strict_low=True), 'null or a number > 0'
+        r['struct_floor'] = is_num(self.struct_floor, 0, 1), 'a fraction from 0 to 1'
         r['struct_sigma'] = is_num(self.struct_sigma, 0, 10), 'a number from 0 to 10'
         for d in DOMAINS:
             s = self.saliency(d)

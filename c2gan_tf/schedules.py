@@ -5,12 +5,16 @@ from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its star
 from keras import ops
 
 
-def structural_weight(step, rho0, tau=None, decay='exp'):
-    """Weight of the structural loss at a training step: ``rho0 * exp(-step / tau)``, or ``rho0`` if constant."""
+def structural_weight(step, rho0, tau=None, decay='exp', floor=0.0):
+    """Weight of the structural loss at a training step: ``rho0 * max(exp(-step / tau), floor)``, or ``rho0`` if
+    constant.
+
+    ``floor`` is the fraction of ``rho0`` below which the decaying weight never falls (0: it decays towards 0).
+    """
     if decay == 'constant':
         return ops.convert_to_tensor(rho0, 'float32')
     step = ops.cast(step, 'float32')
-    return rho0 * ops.exp(-step / tau)
+    return rho0 * ops.maximum(ops.exp(-step / tau), floor)
 
 
 def learning_rate(step, initial, total_steps, decay='linear', decay_start=0.5):

@@ -200,7 +200,8 @@ class CycleTrainer(keras.Model):
         """Weight of the structural loss at the generators' current step."""
         c = self.config
         tau = c.struct_tau if c.struct_tau is not None else self.total_steps / 6
-        return schedules.structural_weight(self.gen_optimizer.iterations, c.struct_rho0, tau, c.struct_decay)
+        return schedules.structural_weight(self.gen_optimizer.iterations, c.struct_rho0, tau, c.struct_decay,
+                                           c.struct_floor)
 
     def generator_losses(self, x, y, training=False):
         """All generator losses of a batch (x from A, y from B), unweighted but for the returned total.

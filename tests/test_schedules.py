@@ -9,6 +9,9 @@ def test_structural_weight_schedules():
     assert float(schedules.structural_weight(100, 5.0, 100.0)) == pytest.approx(5 * np.exp(-1), rel=1e-6)
     assert float(schedules.structural_weight(600, 5.0, 100.0)) == pytest.approx(5 * np.exp(-6), rel=1e-5)
     assert float(schedules.structural_weight(10 ** 6, 2.5, decay='constant')) == 2.5
+    # a floor: the decay stops at the fraction of rho0 given
+    assert float(schedules.structural_weight(50, 5.0, 100.0, floor=0.2)) == pytest.approx(5 * np.exp(-0.5), rel=1e-6)
+    assert float(schedules.structural_weight(600, 5.0, 100.0, floor=0.2)) == pytest.approx(1.0, rel=1e-6)
 
 
 def test_learning_rate_schedule():
