@@ -202,10 +202,9 @@ def block_sizes(model, axes, shape, block_size=None):
     memory.
     """
     net = model.config.axes.replace('C', '')
-    div_by = 2 ** model.config.unet_n_depth
     default = {'Z': 32, 'Y': 256, 'X': 256} if 'Z' in net else {'Y': 512, 'X': 512}
     sizes = []
-    for a, n in zip(axes, shape):
+    for a, n, div_by in zip(axes, shape, model._axes_div_by(axes)):
         if a == 'C':
             sizes.append(n)
         elif a in net:
@@ -219,18 +218,14 @@ def block_sizes(model, axes, shape, block_size=None):
 def padding(model, axes, shape):
     """Padding (before, after) per axis that makes the network's spatial axes multiples of its divisibility, split
     as CSBDeep's ``PadAndCropResizer`` splits it."""
-    net, div_by = model.config.axes.replace('C', ''), 2 ** model.config.unet_n_depth
-    missing = [(-n) % div_by if a in net else 0 for a, n in zip(axes, shape)]
+    missing = [(-n) % d for n, d in zip(shape, model._axes_div_by(axes))]
     return tuple((m // 2, m - m // 2) for m in missing)
 
 
 def halo(model, axes):
     """Overlap per axis: the network's tile overlap (its receptive field), rounded up to its divisibility."""
-    net = model.config.axes
-    div_by = 2 ** model.config.unet_n_depth
-    overlap = dict(zip(net, model._axes_tile_overlap(net)))
-    return {i: int(np.ceil(overlap[a] / div_by) * div_by) if a in net and a != 'C' else 0
-            for i, a in enumerate(axes)}
+    return {i: int(np.ceil(o / d) * d) for i, (o, d) in enumerate(zip(model._axes_tile_overlap(axes),
+                                                                       model._axes_div_by(axes)))}
 
 
 def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=None, scheduler=None,

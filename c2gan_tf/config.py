@@ -53,6 +53,10 @@ class Config(BaseConfig):
         Generators add their input to their output. Default: ``True``.
     unet_n_depth, unet_kern_size, unet_n_first : int
         U-Net depth (default 2), kernel size (5 in 2D, 3 in 3D) and filters of the first level (32).
+    unet_pool : tuple of int or None
+        Pooling factor of the U-Net along each spatial axis (1, 2 or 4), e.g. ``(1, 2, 2)``: no pooling along a
+        coarse Z; ``None`` (default) pools by 2 along every axis. The discriminators stride by 2 along the same axes
+        only. Images must be multiples of ``pool ** unet_n_depth`` along each axis.
     unet_last_activation : str
         ``'linear'`` (default; nothing saturates) or ``'relu'``.
     disc_n_filters, disc_n_layers, disc_kern_size : int
@@ -120,6 +124,7 @@ class Config(BaseConfig):
         self.unet_n_depth = 2
         self.unet_kern_size = 5 if self.n_dim == 2 else 3
         self.unet_n_first = 32
+        self.unet_pool = None
         self.unet_last_activation = 'linear'
 
         self.disc_n_filters = 64
@@ -165,13 +170,22 @@ class Config(BaseConfig):
         if unknown:
             raise UnknownSetting(unknown, vars(self))
         self.update_parameters(allow_new_parameters, **kwargs)
-        if isinstance(self.train_patch_size, list):
-            self.train_patch_size = tuple(self.train_patch_size)
+        for key in ('train_patch_size', 'unet_pool'):
+            if isinstance(getattr(self, key), list):
+                setattr(self, key, tuple(getattr(self, key)))
 
     @property
     def unet_input_shape(self):
         """Input shape of the generators: free spatial sizes, channels last."""
         return (None,) * self.n_dim + (self.n_channel_in,)
+
+    def pool(self):
+        """The U-Net's pooling factor along each spatial axis (in the order of ``axes``)."""
+        return tuple(self.unet_pool) if self.unet_pool is not None else (2,) * self.n_dim
+
+    def div_by(self):
+        """What image sides must be multiples of, along each spatial axis: ``pool ** unet_n_depth``."""
+        return tuple(p ** self.unet_n_depth for p in self.pool())
 
     def saliency(self, domain):
         """The user's saliency settings of a domain: threshold, polarity, steepness (None = automatic), sigma."""
@@ -256,12 +270,16 @@ class Config(BaseConfig):
         r['norm_pmin'] = is_num(self.norm_pmin, 0, 100), 'a percentile from 0 to 100'
         r['norm_pmax'] = (is_num(self.norm_pmax, 0, 100) and r['norm_pmin'][0] and self.norm_pmin < self.norm_pmax,
                           'a percentile from 0 to 100, above norm_pmin')
-        div_by = 2 ** self.unet_n_depth if r['unet_n_depth'][0] else 1
+        r['unet_pool'] = ((self.unet_pool is None or (isinstance(self.unet_pool, (tuple, list))
+                                                      and len(self.unet_pool) == self.n_dim
+                                                      and all(is_int(p) and p in (1, 2, 4) for p in self.unet_pool))),
+                          'null (2 along every axis) or %d factors, each 1, 2 or 4' % self.n_dim)
+        div_by = self.div_by() if r['unet_n_depth'][0] and r['unet_pool'][0] else (1,) * self.n_dim
         r['train_patch_size'] = ((isinstance(self.train_patch_size, (tuple, list))
                                   and len(self.train_patch_size) == self.n_dim
-                                  and all(is_int(p, 2 * div_by) and p % div_by == 0 for p in self.train_patch_size)),
-                                 '%d sizes, each a multiple of %d and at least %d (2**unet_n_depth)'
-                                 % (self.n_dim, div_by, 2 * div_by))
+                                  and all(is_int(p, 2 * d) and p % d == 0 for p, d in zip(self.train_patch_size, div_by))),
+                                 '%d sizes, multiples of %s and at least twice that (pool ** unet_n_depth)'
+                                 % (self.n_dim, ', '.join(map(str, div_by))))
         for key in ('train_epochs', 'train_steps_per_epoch', 'train_batch_size'):
             r[key] = is_int(getattr(self, key), 1), 'an integer >= 1'
         r['train_learning_rate'] = is_num(self.train_learning_rate, 0, strict_low=True), 'a number > 0'

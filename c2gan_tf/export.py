@@ -146,7 +146,8 @@ def _cover(path, test_input, test_output):
 
 
 def crop_test_input(test_input, axes, network_axes, div_by):
-    """A raw test image in the network's axes (channels last), cropped to multiples of ``div_by`` along each axis.
+    """A raw test image in the network's axes (channels last), cropped to multiples of ``div_by`` (one per spatial
+    axis) along each axis.
 
     ValueError when it holds NaN, does not match ``axes``, or is smaller than ``2 * div_by`` along an axis.
     """
@@ -156,9 +157,10 @@ def crop_test_input(test_input, axes, network_axes, div_by):
     check_finite(test_input, 'test input')
     axes = axes_check_and_normalize(axes, np.ndim(test_input))
     x = to_network_axes(np.asarray(test_input, np.float32), axes, network_axes)
-    x = x[tuple(slice(0, s - s % div_by) for s in x.shape[:-1])]
-    if min(x.shape[:-1]) < 2 * div_by:
-        raise ValueError('the test input must be at least %d pixels along every spatial axis' % (2 * div_by))
+    x = x[tuple(slice(0, s - s % d) for s, d in zip(x.shape[:-1], div_by))]
+    if any(s < 2 * d for s, d in zip(x.shape[:-1], div_by)):
+        raise ValueError('the test input must be at least %s pixels along its spatial axes %s'
+                         % (' x '.join(str(2 * d) for d in div_by), network_axes[:-1]))
     return x
 
 
@@ -178,8 +180,8 @@ def export_bioimageio(keras_model, path, test_input, test_output, spatial_axes, 
         first and channels last.
     spatial_axes : str
         ``'YX'`` or ``'ZYX'``.
-    div_by : int
-        Spatial sizes must be multiples of this.
+    div_by : tuple of int
+        What the size along each spatial axis must be a multiple of.
     percentiles : tuple(float, float)
         Pre-processing: each image is scaled so that these percentiles become 0 and 1 (per channel).
     output_range : tuple(float, float) or None
@@ -237,8 +239,8 @@ def _tensor_descriptions(bio, n_channel, spatial_axes, div_by, percentiles, outp
     channel = bio.ChannelAxis(channel_names=[bio.Identifier('channel%d' % i) for i in range(n_channel)])
     inputs = bio.InputTensorDescr(
         id=bio.TensorId('input'), description='raw image',
-        axes=[bio.BatchAxis()] + [bio.SpaceInputAxis(id=i, size=bio.ParameterizedSize(min=2 * div_by, step=div_by))
-                                  for i in ids] + [channel],
+        axes=[bio.BatchAxis()] + [bio.SpaceInputAxis(id=i, size=bio.ParameterizedSize(min=2 * d, step=d))
+                                  for i, d in zip(ids, div_by)] + [channel],
         test_tensor=bio.FileDescr(source=test_input),
         preprocessing=[bio.ScaleRangeDescr(kwargs=bio.ScaleRangeKwargs(
             axes=ids, min_percentile=percentiles[0], max_percentile=percentiles[1]))])
@@ -268,7 +270,7 @@ class ExportMixin:
 
         The zip holds a TF1-style SavedModel (tag ``serve``, signature ``serving_default``, one input and one
         output, channels last, free spatial sizes) with ``saved_model.pb`` and ``variables/`` at its root, and
-        ``meta.json`` (type, version, direction, axes, divisibility by ``2**unet_n_depth``, tile overlap). The
+        ``meta.json`` (type, version, direction, axes, divisibility per axis, tile overlap). The
         network takes and returns normalised intensities; the model folder is not changed.
 
         Parameters
@@ -296,7 +298,7 @@ class ExportMixin:
         """Export a generator as a TensorFlow 2 SavedModel folder that ``tf.saved_model.load`` runs on any size.
 
         ``tf.saved_model.load(path).serve(x)`` takes float32 ``x`` (batch, spatial axes with sizes that are
-        multiples of ``2**unet_n_depth``, channels last) of normalised intensities and returns ``{'output': y}``.
+        multiples of ``config.div_by()``, channels last) of normalised intensities and returns ``{'output': y}``.
         """
         write_tf2_saved_model(self._generator(direction), path)
         return path
@@ -315,7 +317,7 @@ class ExportMixin:
         path : str
             The package (``.zip``).
         test_input : numpy.ndarray
-            A raw image of the source domain; cropped to sizes that are multiples of ``2**unet_n_depth``.
+            A raw image of the source domain; cropped to sizes that are multiples of ``config.div_by()``.
         axes : str
             Axes of ``test_input``.
         direction : str
@@ -324,11 +326,11 @@ class ExportMixin:
             Metadata of the package (``documentation``: Markdown text).
         """
         generator = self._generator(direction)
-        x = crop_test_input(test_input, axes, self.config.axes, 2 ** self.config.unet_n_depth)
+        x = crop_test_input(test_input, axes, self.config.axes, self.config.div_by())
         normalizer = self.default_normalizer(direction)
         y = self.predict(x, self.config.axes, normalizer=normalizer, direction=direction)
         export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1],
-                          2 ** self.config.unet_n_depth, (self.config.norm_pmin, self.config.norm_pmax),
+                          self.config.div_by(), (self.config.norm_pmin, self.config.norm_pmax),
                           output_range=(normalizer.low, normalizer.high) if hasattr(normalizer, 'low') else None,
                           name=name or '%s %s (c2GAN)' % (self.name, direction),
                           description=description or 'c2GAN generator %s trained with c2gan_tf' % direction,

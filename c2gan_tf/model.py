@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 from csbdeep.data import NoNormalizer, PadAndCropResizer, PercentileNormalizer
 from csbdeep.models import CARE
+from csbdeep.internals.predict import tile_overlap
 from csbdeep.models.base_model import suppress_without_basedir
 from csbdeep.utils import axes_check_and_normalize, move_image_axes
 
@@ -128,6 +129,17 @@ class C2GAN(ExportMixin, CARE):
     @property
     def _config_class(self):
         return Config
+
+    def _axes_div_by(self, query_axes):
+        """What each axis must be a multiple of: ``pool ** unet_n_depth`` along the network's spatial axes."""
+        div_by = dict(zip(self.config.axes.replace('C', ''), self.config.div_by()))
+        return tuple(div_by.get(a, 1) for a in axes_check_and_normalize(query_axes))
+
+    def _axes_tile_overlap(self, query_axes):
+        """The network's receptive field along each axis (CSBDeep's table, for the pooling factor of each axis)."""
+        c = self.config
+        overlap = {a: tile_overlap(c.unet_n_depth, c.unet_kern_size, p) for a, p in zip(c.axes.replace('C', ''), c.pool())}
+        return tuple(overlap.get(a, 0) for a in axes_check_and_normalize(query_axes))
 
     def _build(self):
         self.trainer = CycleTrainer(self.config)
@@ -371,7 +383,7 @@ class C2GAN(ExportMixin, CARE):
             ``None`` uses :meth:`default_normalizer` (output in the target domain's units); any CSBDeep
             normalizer can be given, as to ``CARE.predict``.
         resizer : :class:`csbdeep.data.Resizer` or None
-            Pads the image to a multiple of ``2**unet_n_depth`` and crops the result.
+            Pads the image to multiples of ``config.div_by()`` and crops the result.
         n_tiles : tuple of int or None
             Tiles per axis of ``img``; tiled and whole-image predictions agree.
         direction : str

@@ -6,7 +6,7 @@ import contextlib
 
 import keras
 import numpy as np
-from csbdeep.internals.nets import common_unet
+from csbdeep.internals.nets import custom_unet
 from keras import layers
 
 
@@ -46,7 +46,8 @@ def unet_generator(config, name):
     """CSBDeep's U-Net (residual, linear output, no normalisation layer) as a generator.
 
     Without normalisation layers each output pixel depends only on its receptive field, so tiled prediction
-    equals whole-image prediction. Any image whose sides are multiples of ``2**unet_n_depth`` is accepted.
+    equals whole-image prediction. Any image whose sides are multiples of ``config.div_by()`` (``2**unet_n_depth``
+    unless ``unet_pool`` says otherwise) is accepted.
 
     Parameters
     ----------
@@ -55,10 +56,11 @@ def unet_generator(config, name):
         Name of the Keras model.
     """
     with dtype_policy(config):
-        net = common_unet(n_dim=config.n_dim, n_depth=config.unet_n_depth, kern_size=config.unet_kern_size,
-                          n_first=config.unet_n_first, n_channel_out=config.n_channel_out,
-                          residual=config.unet_residual, prob_out=False,
-                          last_activation=config.unet_last_activation)(config.unet_input_shape)
+        # CSBDeep's common_unet, with a pooling factor per axis
+        net = custom_unet(config.unet_input_shape, config.unet_last_activation, n_depth=config.unet_n_depth,
+                          n_filter_base=config.unet_n_first, kernel_size=(config.unet_kern_size,) * config.n_dim,
+                          pool_size=config.pool(), n_channel_out=config.n_channel_out, residual=config.unet_residual,
+                          prob_out=False)
         return keras.Model(net.input, _float32_output(net.output), name=name)
 
 
@@ -66,7 +68,8 @@ def patchgan_discriminator(config, name):
     """PatchGAN discriminator: 4x4 convolutions, LeakyReLU(0.2), one-channel map of real/fake scores.
 
     With the defaults (64 filters, 3 strided layers) this is the classic 70x70 PatchGAN: filters 64-128-256-512,
-    strides 2-2-2-1, then a one-channel convolution; the 3D network has the same shape with 4x4x4 kernels.
+    strides 2-2-2-1, then a one-channel convolution; the 3D network has the same shape with 4x4x4 kernels. Along
+    an axis the U-Net does not pool (``config.unet_pool``), the strides are 1.
     Instance normalisation (``GroupNormalization`` with one group per channel) follows every convolution but
     the first and the last when ``config.disc_norm == 'instance'``.
 
@@ -80,9 +83,10 @@ def patchgan_discriminator(config, name):
     k = config.disc_kern_size
     with dtype_policy(config):
         x = inp = keras.Input((None,) * config.n_dim + (config.n_channel_out,), name='image')
+        stride = tuple(2 if p > 1 else 1 for p in config.pool())  # along the axes the U-Net pools
         for i in range(config.disc_n_layers + 1):
             filters = config.disc_n_filters * 2 ** min(i, 3)
-            strides = 2 if i < config.disc_n_layers else 1
+            strides = stride if i < config.disc_n_layers else 1
             x = conv(filters, k, strides=strides, padding='same', use_bias=(i == 0 or config.disc_norm == 'none'))(x)
             if i > 0 and config.disc_norm == 'instance':
                 x = layers.GroupNormalization(groups=-1, epsilon=1e-5)(x)

@@ -132,6 +132,17 @@ def test_tiled_equals_whole_3d_multichannel_and_axes(tmp_path, rng):
     assert not (tmp_path / 'model' / 'weights_best.weights.h5').exists()  # no validation data, no best
 
 
+def test_anisotropic_3d_model_tiles_and_pads_per_axis(tmp_path, rng):
+    model, _ = train_tiny(tmp_path, 'ZYX', validation=False, unet_pool=(1, 2, 2), train_patch_size=(4, 16, 16))
+    assert model._axes_div_by('ZYX') == (1, 4, 4)
+    assert model._axes_tile_overlap('ZYX') == (10, 22, 22)  # CSBDeep's table: depth 2, kernel 3, pool 1 and 2
+    x = rng.random((5, 30, 20), np.float32)  # 5 planes: no padding along Z is needed
+    whole = model.predict(x, 'ZYX')
+    tiled = model.predict(x, 'ZYX', n_tiles=(1, 2, 2))
+    assert whole.shape == x.shape
+    np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-4 * np.abs(whole).max())
+
+
 def test_predict_without_stats_warns_and_uses_input_range(tmp_path, rng):
     c = tiny_config()
     model = C2GAN(c, None, basedir=None)

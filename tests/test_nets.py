@@ -63,6 +63,22 @@ def test_discriminator_3d_shape(rng):
     assert out.shape == (2, 2, 4, 4, 1)
 
 
+def test_anisotropic_networks_pool_and_stride_only_along_the_axes_asked(rng):
+    """unet_pool=(1, 2, 2): no pooling along Z, so a volume of 3 planes is taken as it is; D keeps Z too."""
+    c = tiny_config('ZYX', unet_pool=(1, 2, 2), train_patch_size=(4, 16, 16))
+    assert c.is_valid() and c.div_by() == (1, 4, 4)
+    g = unet_generator(c, 'G')
+    pools = [layer.get_config()['pool_size'] for layer in g.layers if isinstance(layer, keras.layers.MaxPooling3D)]
+    assert pools == [(1, 2, 2)] * c.unet_n_depth
+    x = rng.random((1, 3, 16, 24, 1), np.float32)
+    assert g.predict(x, verbose=0).shape == x.shape
+    d = patchgan_discriminator(c, 'D')
+    assert d.predict(rng.random((1, 4, 16, 16, 1), np.float32), verbose=0).shape == (1, 4, 16 // 2 ** c.disc_n_layers,
+                                                                                    16 // 2 ** c.disc_n_layers, 1)
+    ok, invalid = tiny_config('ZYX', unet_pool=(3, 2, 2)).is_valid(True)
+    assert not ok and 'unet_pool' in invalid
+
+
 def test_seeded_weights_repeat_and_leave_numpy_global_state_alone():
     from c2gan_tf.train import CycleTrainer
     np.random.seed(5)
