@@ -75,10 +75,13 @@ class Config(BaseConfig):
     struct_floor : float
         Fraction of ``struct_rho0`` below which the decaying weight never falls (default 0: it decays towards 0).
     struct_threshold_A, struct_threshold_B : float or None
-        Saliency threshold of each domain on normalised intensities; ``None`` (default) chooses it by Otsu's
-        method on that domain's smoothed training data, so that each domain's mask marks its own structure.
+        Saliency threshold of each domain on normalised intensities; ``None`` (default) chooses B's by Otsu's
+        method on its smoothed training data, and A's so that as large a fraction of A's smoothed training data
+        lies above it as of B's above B's: each domain's mask marks its own structure, and both cover alike
+        (:func:`c2gan_tf.data.domains_saliency`).
     struct_polarity_A, struct_polarity_B : int or None
-        +1 for bright foreground (fluorescence), -1 for dark; ``None`` (default) chooses it from the data.
+        +1 for bright foreground (fluorescence), -1 for dark; ``None`` (default) chooses one for both domains from
+        domain B's data (or takes the other domain's, when that is set): a restoration does not invert contrast.
     struct_steepness_A, struct_steepness_B : float
         Steepness ``k`` of each domain's soft mask per unit of normalised intensity (default 50).
     struct_sigma : float

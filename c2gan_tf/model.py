@@ -18,7 +18,7 @@ from csbdeep.utils import axes_check_and_normalize, move_image_axes
 from . import run
 from .atomic import write_json_atomic
 from .config import DOMAINS, Config, UnknownSetting
-from .data import auto_saliency, check_patches
+from .data import check_patches, domains_saliency
 from .export import ExportMixin
 from .folder import CONFIG_FILE, WEIGHTS, other_weights, read_model_config, weights_path
 from .io import convert_dtype
@@ -340,7 +340,7 @@ class C2GAN(ExportMixin, CARE):
 
     def _set_domain_stats(self, X_A, X_B, intensity_stats):
         """Saliency settings of each domain (automatic where not configured) and intensity ranges, saved."""
-        saliency = {d: auto_saliency(X, **self.config.saliency(d)) for d, X in zip(DOMAINS, (X_A, X_B))}
+        saliency = domains_saliency(dict(A=X_A, B=X_B), {d: self.config.saliency(d) for d in DOMAINS})
         self.domain_stats = {d: dict(saliency[d], **(intensity_stats or {}).get(d, {})) for d in DOMAINS}
         self.trainer.use_saliency(saliency)
         if self.basedir is not None and tf.distribute.get_strategy().extended.should_checkpoint:

@@ -77,14 +77,14 @@ def scene(shape, rng, n_nuclei=None, n_filaments=None, n_puncta=None):
     return np.clip(img, 0, None).astype(np.float32)
 
 
-def microscope(domain='A', ndim=2, **overrides):
+def microscope(domain='A', ndim=2, axial_ratio=2.0, **overrides):
     """Imaging parameters of a domain (see :data:`MICROSCOPES`), with the PSF sigma per axis.
 
-    In 3D, the axial sigma is twice the lateral one.
+    In 3D, the axial sigma is ``axial_ratio`` times the lateral one (in units of the lateral pixel size).
     """
     params = dict(MICROSCOPES[domain], **overrides)
     s = params['psf_sigma']
-    params['psf_sigma'] = (s,) * 2 if ndim == 2 else (2 * s, s, s)
+    params['psf_sigma'] = (s,) * 2 if ndim == 2 else (axial_ratio * s, s, s)
     return params
 
 
@@ -105,7 +105,7 @@ def camera(img, rng, psf_sigma, photons, read_noise, offset, background):
     return np.clip(np.round(counts), 0, 65535).astype(np.uint16)
 
 
-def generate(ndim=2, shape=None, n_a=4, n_b=4, n_test=1, seed=0, paired=False):
+def generate(ndim=2, shape=None, n_a=4, n_b=4, n_test=1, seed=0, paired=False, z_step=1, axial_ratio=2.0):
     """Unpaired training images of both domains and paired test images with ground truth.
 
     Every image shows a different scene, so A and B share no content (unpaired by construction).
@@ -123,6 +123,11 @@ def generate(ndim=2, shape=None, n_a=4, n_b=4, n_test=1, seed=0, paired=False):
     paired : bool
         Also image every domain-A training scene as domain B would (``A_paired_B``): registered pairs for a
         supervised baseline (CARE). Drawn from a random stream of its own, so the other images do not change.
+    z_step : int
+        3D: the Z step in units of the lateral pixel size, as in real stacks (2-5): scenes are made and imaged on
+        an isotropic grid ``z_step`` times finer in Z, then every ``z_step``-th plane is kept.
+    axial_ratio : float
+        3D: the PSF's axial sigma in units of its lateral one (on the isotropic grid).
 
     Returns
     -------
@@ -135,18 +140,22 @@ def generate(ndim=2, shape=None, n_a=4, n_b=4, n_test=1, seed=0, paired=False):
     if len(shape) != ndim:
         raise ValueError('shape %s does not have %d dimensions' % (tuple(shape), ndim))
     rng = np.random.default_rng(seed)
-    mic_a, mic_b = microscope('A', ndim), microscope('B', ndim)
+    mic_a, mic_b = (microscope(d, ndim, axial_ratio) for d in 'AB')
+    fine = tuple(shape) if ndim == 2 or z_step == 1 else (shape[0] * z_step,) + tuple(shape[1:])
+
+    def planes(img):  # the planes of a stack taken every z_step on the fine grid
+        return img if fine == tuple(shape) else img[z_step // 2::z_step]
     out = dict(A=[], B=[], test_A=[], test_GT=[])
     pair_rng = np.random.default_rng([seed, 1])
     for _ in range(n_a):
-        s = scene(shape, rng)
-        out['A'].append(camera(s, rng, **mic_a))
+        s = scene(fine, rng)
+        out['A'].append(planes(camera(s, rng, **mic_a)))
         if paired:
-            out.setdefault('A_paired_B', []).append(camera(s, pair_rng, **mic_b))
+            out.setdefault('A_paired_B', []).append(planes(camera(s, pair_rng, **mic_b)))
     for _ in range(n_b):
-        out['B'].append(camera(scene(shape, rng), rng, **mic_b))
+        out['B'].append(planes(camera(scene(fine, rng), rng, **mic_b)))
     for _ in range(n_test):
-        s = scene(shape, rng)
-        out['test_A'].append(camera(s, rng, **mic_a))
-        out['test_GT'].append(expected_image(s, **mic_b))
+        s = scene(fine, rng)
+        out['test_A'].append(planes(camera(s, rng, **mic_a)))
+        out['test_GT'].append(planes(expected_image(s, **mic_b)))
     return out

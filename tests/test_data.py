@@ -169,3 +169,23 @@ def test_sampling_is_seeded_without_touching_numpy_global_state(rng):
     np.testing.assert_array_equal(X_A, again[0])
     np.testing.assert_array_equal(X_B, again[1])
     assert not np.array_equal(X_A, data.create_unpaired_patches(images, (8, 8), 5, seed=8, verbose=False)[0])
+
+
+def test_both_domains_get_one_polarity_chosen_on_domain_b(rng):
+    """A blurred domain A whose smoothed foreground covers most of its patches got polarity -1 on its own while B
+    got +1 (seen in 3D): the structural loss then asked G to invert its input."""
+    from c2gan_tf.data import auto_saliency, domains_saliency
+    a = 0.2 + 0.6 * (rng.random((8, 32, 32, 1)) > 0.2) + 0.01 * rng.random((8, 32, 32, 1))  # bright but for holes
+    b = 0.05 + 0.9 * (rng.random((8, 32, 32, 1)) > 0.97) + 0.01 * rng.random((8, 32, 32, 1))  # sparse bright spots
+    settings = {d: dict(threshold=None, polarity=None, steepness=50.0, sigma=0.0) for d in 'AB'}
+    assert auto_saliency(a, **settings['A'])['polarity'] == -1  # what choosing on A alone did
+    both = domains_saliency(dict(A=a, B=b), settings)
+    assert both['A']['polarity'] == both['B']['polarity'] == 1
+    # A's mask covers as much of A as B's of B (Otsu's on A alone covered 80 %, B's 3 %)
+    fraction = {d: np.mean(x[..., 0] > both[d]['threshold']) for d, x in (('A', a), ('B', b))}
+    assert fraction['B'] < 0.05 and abs(fraction['A'] - fraction['B']) < 0.01
+    settings['A']['polarity'] = -1  # one given: the other follows it
+    both = domains_saliency(dict(A=a, B=b), settings)
+    assert both['A']['polarity'] == both['B']['polarity'] == -1
+    settings['A'].update(polarity=None, threshold=0.5)  # a threshold given is kept
+    assert domains_saliency(dict(A=a, B=b), settings)['A']['threshold'] == 0.5
