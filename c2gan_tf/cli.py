@@ -211,6 +211,16 @@ def _check_predict(args):
     _check_model(args)
     files = _inputs(args)
     args.plan = plan_outputs(files, args.outdir, args.suffix, args.format, _is_ome)
+    if args.qc and any(out.suffix == '.zarr' for out in args.plan.values()):
+        raise ValueError('--qc writes TIFF maps beside TIFF outputs; it does not take OME-Zarr outputs yet')
+    if args.qc and args.direction != 'AtoB':
+        raise ValueError('--qc is for restorations (--direction AtoB)')
+    if args.qc:
+        taken = {Path(f).resolve() for f in files} | set(args.plan.values())
+        for f, out in args.plan.items():
+            if qc_name(out) in taken:
+                raise ValueError('the QC map of %s would be written to %s, which is an input or an output; '
+                                 'give another --suffix' % (f, qc_name(out)))
 
 
 def _predict(args):
@@ -258,14 +268,30 @@ def _restore_file(model, f, out, args):
         return '%s -> %s' % (f, out)
     img, info = read_image(f)
     axes = axes_of(info, args.axes, f, img.ndim)
-    restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction)
+    restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction, return_qc=args.qc)
+    if args.qc:
+        restored, qc = restored
+        with atomic_path(qc_name(out)) as tmp:
+            write_image(tmp, qc.map, qc.axes, info)
     with atomic_path(out) as tmp:
         clipping = write_image(tmp, restored, axes, info, dtype=args.dtype, rescale=not args.clip)
     if clipping.fraction > CLIP_TOLERANCE:
         print('c2gan predict: warning: %s: %.2f %% of the pixels were clipped to the range of %s (leave out --clip '
               'to map the image into the range instead)' % (out, 100 * clipping.fraction, clipping.dtype),
               file=sys.stderr)
-    return '%s -> %s (%s)' % (f, out, clipping)
+    line = '%s -> %s (%s)' % (f, out, clipping)
+    if args.qc:
+        s = qc.summary
+        line += '\n  QC %s: %.1f %% of the area changed, cycle residual %.4f, distance to B %s' % (
+            qc_name(out), 100 * s['changed_fraction'], s['cycle_residual'],
+            'unknown' if s['distance_to_b'] is None else '%.4f' % s['distance_to_b'])
+    return line
+
+
+def qc_name(out):
+    """The QC map written beside an output: ``NAME_qc.tif`` (``.ome.tif`` for OME outputs)."""
+    ext = '.ome.tif' if out.name.endswith('.ome.tif') else out.suffix
+    return out.with_name(output_name(out) + '_qc' + ext)
 
 
 def _check_export(args):
@@ -401,6 +427,10 @@ def _add_predict(sub):
                    help='integer --dtype: clip values outside the type\'s range (default: when more than 0.01 %% of '
                         'the pixels would be clipped, map the image into the range and store the mapping in the '
                         'metadata)')
+    p.add_argument('--qc', action='store_true',
+                   help='also write NAME_qc.tif beside each output: where the restoration may have changed content '
+                        '(0 kept to 1 changed; from the saliency masks and the cycle residual, no ground truth), '
+                        'and print its summary')
     p.add_argument('--fail-fast', action='store_true',
                    help='stop at the first file that fails (default: restore the others, then exit 1)')
     _add_weights(p)

@@ -24,6 +24,7 @@ from .folder import CONFIG_FILE, WEIGHTS, other_weights, read_model_config, weig
 from .io import convert_dtype
 from .pipeline import distributed, unpaired_dataset, validation_dataset
 from .prepare import check_axes, check_finite, stack_axes, to_domain_units
+from .qc import QC, domain_quantiles, quality_control
 from .train import CycleTrainer, EpochProgress, dynamic_display, optimizers
 
 #: Generator used for each prediction direction.
@@ -339,9 +340,12 @@ class C2GAN(ExportMixin, CARE):
         return distributed(lambda context: validation_dataset(val_a, val_b, self.config.train_batch_size, context))
 
     def _set_domain_stats(self, X_A, X_B, intensity_stats):
-        """Saliency settings of each domain (automatic where not configured) and intensity ranges, saved."""
-        saliency = domains_saliency(dict(A=X_A, B=X_B), {d: self.config.saliency(d) for d in DOMAINS})
-        self.domain_stats = {d: dict(saliency[d], **(intensity_stats or {}).get(d, {})) for d in DOMAINS}
+        """Saliency settings of each domain (automatic where not configured), intensity ranges and quantiles of
+        the normalised training data (:func:`c2gan_tf.qc.domain_quantiles`), saved."""
+        patches = dict(A=X_A, B=X_B)
+        saliency = domains_saliency(patches, {d: self.config.saliency(d) for d in DOMAINS})
+        self.domain_stats = {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]),
+                                     **(intensity_stats or {}).get(d, {})) for d in DOMAINS}
         self.trainer.use_saliency(saliency)
         if self.basedir is not None and tf.distribute.get_strategy().extended.should_checkpoint:
             write_json_atomic(self.domain_stats, self.logdir / STATS_FILE)
@@ -370,7 +374,7 @@ class C2GAN(ExportMixin, CARE):
         return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)
 
     def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB',
-                dtype='float32', callback=None):
+                dtype='float32', callback=None, return_qc=False):
         """Restore an image (A -> B), or degrade one (B -> A).
 
         Parameters
@@ -395,30 +399,60 @@ class C2GAN(ExportMixin, CARE):
         callback : callable or None
             Called as ``callback()`` before each tile (of each plane of a stack) goes through the network, for
             progress; an exception it raises stops the prediction (a Cancel button).
+        return_qc : bool
+            Also return where the restoration may have changed content (``direction='AtoB'`` only): a
+            :class:`c2gan_tf.qc.QC` with a per-pixel map (0 kept to 1 changed, the image's axes but channels)
+            and a summary (fraction of area changed, cycle residual, distance of the output's intensities to
+            domain B's), from the saliency masks of input and output and the cycle residual ``F(G(x)) - x``;
+            see :mod:`c2gan_tf.qc`. It runs F as well as G.
 
         Returns
         -------
-        numpy.ndarray
-            Image with the axes of ``img``.
+        numpy.ndarray or (numpy.ndarray, QC)
+            Image with the axes of ``img`` (and the QC with ``return_qc``).
         """
-        generator = self._generator(direction)
+        self._generator(direction)  # a valid direction
         img = np.asarray(img)
         axes = check_axes(img.shape, axes, self.config.axes, self.config.n_channel_in)
         check_finite(img, 'input image')
         if normalizer is None:
             normalizer = self.default_normalizer(direction)
-        keras_model, self.keras_model = self.keras_model, generator if callback is None else _Tiles(generator, callback)
-        try:
-            if stack_axes(axes, img.ndim, self.config.axes):
-                restored = self._predict_planes(img, axes, normalizer, resizer, n_tiles)
-            else:
-                restored = super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
-        finally:
-            self.keras_model = keras_model
+        if return_qc:
+            if direction != 'AtoB':
+                raise ValueError("return_qc is for restorations (direction='AtoB')")
+            restored, qc = self._predict_with_qc(img, axes, normalizer, resizer, n_tiles, callback)
+        else:
+            restored = self._predict_network(img, axes, normalizer, resizer, n_tiles, direction, callback)
         restored, clipping = convert_dtype(restored, dtype, like=img.dtype)
         if clipping.fraction > 0:
             warnings.warn('restored image converted to %s' % clipping, stacklevel=2)
-        return restored
+        return (restored, qc) if return_qc else restored
+
+    def _predict_network(self, img, axes, normalizer, resizer, n_tiles, direction, callback):
+        """One generator's prediction (whole, tiled or plane by plane), with a normaliser's before and after."""
+        generator = self._generator(direction)
+        keras_model, self.keras_model = self.keras_model, generator if callback is None else _Tiles(generator, callback)
+        try:
+            if stack_axes(axes, img.ndim, self.config.axes):
+                return self._predict_planes(img, axes, normalizer, resizer, n_tiles)
+            return super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
+        finally:
+            self.keras_model = keras_model
+
+    def _predict_with_qc(self, img, axes, normalizer, resizer, n_tiles, callback):
+        """The restoration and its :class:`c2gan_tf.qc.QC`: G and F on the normalised input, the normaliser's
+        ``after`` on G's output (as without QC)."""
+        x = normalizer.before(img.astype(np.float32, copy=False), axes)
+        y = self._predict_network(x, axes, NoNormalizer(), resizer, n_tiles, 'AtoB', callback)
+        cycle = self._predict_network(y, axes, NoNormalizer(), resizer, n_tiles, 'BtoA', callback)
+        restored = normalizer.after(y, None, axes)[0] if normalizer.do_after else y
+        if 'C' in axes:
+            x, y, cycle = (v.mean(axis=axes.index('C')) for v in (x, y, cycle))
+        map_axes = axes.replace('C', '')
+        spatial = [i for i, a in enumerate(map_axes) if a in self.config.axes]
+        saliency, quantiles = self.trainer.saliency, self.domain_stats.get('B', {}).get('quantiles')
+        qmap, summary = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial, quantiles)
+        return restored, QC(qmap, map_axes, summary)
 
     def _predict_planes(self, img, axes, normalizer, resizer, n_tiles):
         """Restore a stack or movie plane by plane (each an image of the network's axes), normalised as a whole.

@@ -1,0 +1,95 @@
+"""Where to trust a restoration: the content-change map and its summary (c2gan_tf.qc, predict(return_qc=True))."""
+import numpy as np
+import pytest
+import tifffile
+
+from c2gan_tf import qc
+
+SALIENCY = dict(threshold=0.5, polarity=1, steepness=50.0, sigma=1.0)
+
+
+def blob(shape, center, radius, value=1.0):
+    yy, xx = np.indices(shape)
+    return value * ((yy - center[0]) ** 2 + (xx - center[1]) ** 2 <= radius ** 2).astype(np.float32)
+
+
+def test_map_is_zero_where_nothing_changes_and_rises_where_a_blob_appears(rng):
+    x = 0.1 + blob((64, 64), (20, 20), 6) * 0.8 + 0.02 * rng.standard_normal((64, 64)).astype(np.float32)
+    identity, _ = qc.quality_control(x, x, x, SALIENCY, SALIENCY, spatial=[0, 1])
+    assert identity.shape == x.shape and identity.max() < 0.05  # kept structure and background alike
+    added = blob((64, 64), (45, 45), 5) * 0.8
+    qmap, summary = qc.quality_control(x, x + added, x, SALIENCY, SALIENCY, spatial=[0, 1])
+    assert qmap[45, 45] > 0.95 and qmap[20, 20] < 0.05 and qmap[5, 60] < 0.05
+    assert summary['changed_fraction'] == pytest.approx(np.mean(qmap > qc.CHANGED))
+    assert 0.01 < summary['changed_fraction'] < 0.05  # the blob's area, about 80 of 4096 pixels
+    # a residual the reverse generator leaves counts too, on the scale of the input's normalised range
+    qmap, summary = qc.quality_control(x, x, x + added * qc.RESIDUAL_SCALE / 0.8, SALIENCY, SALIENCY, spatial=[0, 1])
+    assert qmap[45, 45] > 0.8 and summary['cycle_residual'] > 0
+
+
+def test_noise_alone_leaves_no_cycle_residual(rng):
+    """The residual is smoothed before its magnitude is taken: noise that no generator brings back averages out."""
+    x = 0.3 + 0.1 * rng.standard_normal((128, 128)).astype(np.float32)
+    cycle = np.full_like(x, 0.3)
+    residual = qc.cycle_residual(x, cycle, sigma=2.0, spatial=[0, 1])
+    assert residual.mean() < 0.25 * 0.1 * np.sqrt(2 / np.pi)  # well below the mean magnitude of the noise
+
+
+def test_distance_to_quantiles():
+    values = np.linspace(0, 1, 1001)
+    quantiles = np.quantile(values, np.linspace(0, 1, qc.N_QUANTILES))
+    assert qc.distance_to_quantiles(values, quantiles) == pytest.approx(0, abs=1e-9)
+    assert qc.distance_to_quantiles(values + 0.3, quantiles) == pytest.approx(0.3, rel=1e-6)
+
+
+def test_predict_with_qc_keeps_the_restoration_shapes_and_tiles(tiny_model, rng):
+    model, _, _ = tiny_model
+    x = rng.random((40, 56), np.float32) * 500
+    restored, result = model.predict(x, 'YX', return_qc=True)
+    np.testing.assert_allclose(restored, model.predict(x, 'YX'), rtol=1e-5, atol=1e-5 * np.abs(restored).max())
+    assert result.map.shape == x.shape and result.axes == 'YX' and result.map.dtype == np.float32
+    assert 0 <= result.map.min() and result.map.max() <= 1
+    assert set(result.summary) == {'changed_fraction', 'cycle_residual', 'distance_to_b'}
+    assert result.summary['distance_to_b'] is not None  # B's quantiles were stored in training
+    _, tiled = model.predict(x, 'YX', return_qc=True, n_tiles=(2, 2))
+    np.testing.assert_allclose(tiled.map, result.map, atol=1e-4)
+    stack = rng.random((3, 32, 40), np.float32) * 500
+    _, planes = model.predict(stack, 'ZYX', return_qc=True)
+    assert planes.map.shape == stack.shape and planes.axes == 'ZYX'
+    with pytest.raises(ValueError, match='return_qc is for restorations'):
+        model.predict(x, 'YX', return_qc=True, direction='BtoA')
+
+
+def test_identity_generators_change_nothing_on_background(tmp_path, rng):
+    """With G and F the identity, the map is 0 on structure-free regions (the cycle closes, both masks are empty)."""
+    import keras
+
+    from conftest import train_tiny
+    model, _ = train_tiny(tmp_path, validation=False)
+    for net in (model.trainer.G, model.trainer.F):
+        conv = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)][-1]
+        conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])  # residual U-Nets: the identity
+    x = 100 + rng.normal(0, 2, (64, 64)).astype(np.float32)
+    x[40:56, 40:56] += 400  # one bright square, everything else background
+    _, result = model.predict(x, 'YX', return_qc=True)
+    assert result.summary['cycle_residual'] < 1e-5
+    assert result.map[:24, :24].max() < 0.05
+
+
+def test_cli_qc_writes_the_map_beside_the_output_with_its_axes_and_pixel_size(tiny_model, tmp_path, capsys, rng):
+    from csbdeep.io import save_tiff_imagej_compatible
+
+    from c2gan_tf import cli
+    from c2gan_tf.io import read_image
+    _, _, basedir = tiny_model
+    save_tiff_imagej_compatible(str(tmp_path / 'cell.t1.tif'), (rng.random((32, 48)) * 500).astype(np.uint16), 'YX',
+                                resolution=(1 / 0.2, 1 / 0.2), metadata={'unit': 'micron'})
+    code = cli.main(['predict', str(basedir / 'model'), str(tmp_path / 'cell.t1.tif'), '--outdir',
+                     str(tmp_path / 'out'), '--qc'])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert 'QC %s: ' % (tmp_path / 'out' / 'cell.t1_qc.tif') in out and '% of the area changed' in out
+    qmap, info = read_image(tmp_path / 'out' / 'cell.t1_qc.tif')
+    assert qmap.shape == (32, 48) and qmap.dtype == np.float32 and info.axes == 'YX'
+    assert info.spacing == pytest.approx({'X': 0.2, 'Y': 0.2})
+    assert tifffile.imread(tmp_path / 'out' / 'cell.t1.tif').shape == (32, 48)
