@@ -80,6 +80,27 @@ def test_restore_widget_layer_equals_model_predict(make_napari_viewer, qtbot, ti
     assert widget.model_folder.combo.itemText(0) == str(basedir / 'model')
 
 
+def test_restore_widget_adds_the_qc_map_as_a_hidden_layer_with_its_summary(make_napari_viewer, qtbot, tiny_model):
+    model, _, basedir = tiny_model
+    viewer = make_napari_viewer()
+    image = np.random.default_rng(2).random((48, 40), np.float32) * 800 + 100
+    viewer.add_image(image, name='raw', scale=(0.5, 0.5))
+    widget = dock(viewer, 'Restore and export')
+    widget.model_folder.set_folder(str(basedir / 'model'))
+    assert not widget.qc.isChecked()  # off by default
+    widget.qc.setChecked(True)
+    widget.restore_button.click()
+    wait_done(qtbot, widget)
+    assert not widget.error.text()
+    layer = viewer.layers['raw restored by model QC']
+    _, expected = model.predict(image, 'YX', return_qc=True)
+    np.testing.assert_allclose(layer.data, expected.map, atol=1e-4)
+    assert not layer.visible and layer.colormap.name == 'turbo' and tuple(layer.contrast_limits) == (0, 1)
+    np.testing.assert_array_equal(layer.scale, (0.5, 0.5))
+    assert 'Content changed in %.1f %% of the area' % (100 * expected.summary['changed_fraction']) in widget.status.text()
+    assert widget.progress.value() == widget.progress.maximum() == 2  # G, then F
+
+
 def test_cancel_stops_a_prediction_between_tiles(make_napari_viewer, qtbot, tiny_model):
     _, _, basedir = tiny_model
     viewer = make_napari_viewer()

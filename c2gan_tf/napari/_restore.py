@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import (QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
-                            QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                            QPushButton, QVBoxLayout, QWidget)
 
 from ..folder import read_model_config
 from ._common import (ErrorLine, FolderChoice, LayerChoice, guess_axes, recent_models,
@@ -70,6 +70,10 @@ class RestoreWidget(QWidget):
         self.axes.setToolTip('Axes of the layer, e.g. YX, ZYX (a 2D model restores it plane by plane), CYX')
         self.tiles = QLineEdit()
         self.tiles.setToolTip('Tiles per axis (e.g. 1 2 2), for images too large for memory in one piece')
+        self.qc = QCheckBox('Content-change map (QC)')
+        self.qc.setToolTip('Also add a layer that shows where the restoration may have changed content (0 kept to 1 '
+                           'changed, from the saliency masks and the cycle residual; no ground truth needed). It runs '
+                           'the reverse generator too, so it takes twice as long.')
         self.restore_button, self.cancel_button = QPushButton('Restore'), QPushButton('Cancel')
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
@@ -95,6 +99,7 @@ class RestoreWidget(QWidget):
         form.addRow('Image', self.image)
         form.addRow('Axes', self.axes)
         form.addRow('Tiles', self.tiles)
+        form.addRow('', self.qc)
         buttons, exports = QHBoxLayout(), QHBoxLayout()
         buttons.addWidget(self.restore_button)
         buttons.addWidget(self.cancel_button)
@@ -118,7 +123,7 @@ class RestoreWidget(QWidget):
         self.error.clear()
         try:
             config = self._config()
-        except FileNotFoundError as e:
+        except (FileNotFoundError, ValueError) as e:
             self.model_info.setText('')
             if folder:
                 self.error.show_error(e)
@@ -134,7 +139,7 @@ class RestoreWidget(QWidget):
             return
         try:
             config = self._config()
-        except FileNotFoundError:
+        except (FileNotFoundError, ValueError):
             return
         labels = getattr(layer, 'axis_labels', None)
         axes = guess_axes(layer.ndim, config['axes'], config['n_channel_in'], labels)
@@ -204,19 +209,36 @@ class RestoreWidget(QWidget):
             return
         remember_model(folder)
         self.model_folder.keep(folder)
-        self.progress.setRange(0, n_predictions(data.shape, axes, config['axes'], tiles))
+        with_qc = self.qc.isChecked()
+        self.progress.setRange(0, n_predictions(data.shape, axes, config['axes'], tiles) * (2 if with_qc else 1))
         self.progress.setValue(0)
         self.cancel_button.setEnabled(True)
         name = '%s restored by %s' % (layer.name, Path(folder).resolve().name)
 
         def run():
-            return self.model(folder).predict(np.asarray(data), axes, n_tiles=tiles, callback=self._tile)
+            return self.model(folder).predict(np.asarray(data), axes, n_tiles=tiles, callback=self._tile,
+                                              return_qc=with_qc)
 
-        def add(restored):
+        def add(result):
             self.progress.setValue(self.progress.maximum())
+            restored, qc = result if with_qc else (result, None)
             self.viewer.add_image(restored, name=name, scale=layer.scale, translate=layer.translate)
             self.status.setText('Restored %s.' % layer.name)
+            if qc is not None:
+                self.add_qc(qc, name, layer, axes)
         self._start(run, add)
+
+    def add_qc(self, qc, name, layer, axes):
+        """The content-change map as a layer of its own (hidden until shown), and its summary in the status line."""
+        keep = [i for i, a in enumerate(axes) if a != 'C']  # the map has no channel axis
+        scale, translate = (np.asarray(v)[keep] if len(v) == len(axes) else v for v in (layer.scale, layer.translate))
+        self.viewer.add_image(qc.map, name='%s QC' % name, scale=scale, translate=translate, colormap='turbo',
+                              contrast_limits=(0, 1), blending='additive', visible=False)
+        s = qc.summary
+        self.status.setText('Restored %s. Content changed in %.1f %% of the area (cycle residual %.4f%s); the QC '
+                            'layer shows where.' % (layer.name, 100 * s['changed_fraction'], s['cycle_residual'],
+                                                    '' if s['distance_to_b'] is None else
+                                                    ', distance to B %.4f' % s['distance_to_b']))
 
     def cancel(self):
         """Stop the running prediction before its next tile."""
