@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .folder import read_model_config, weights_path
+from .folder import STATE_FILE, read_model_config, weights_path
 from .io import OUTPUT_DTYPES
 from .quiet import import_tensorflow_quietly
 
@@ -138,7 +138,7 @@ def _train(args):
 def _how_to_resume(args, folder):
     """What an interrupted training kept, and the command that continues it."""
     try:
-        with open(folder / 'training_state.json') as f:
+        with open(folder / STATE_FILE) as f:
             state = json.load(f)
     except (OSError, ValueError):
         return 'no epoch was completed; nothing to resume in %s' % folder
@@ -319,6 +319,110 @@ def _export(args):
     print('Exported %s (%s)' % (out, args.format))
 
 
+def _qc_inputs(args):
+    """The images (and ground truth) ``c2gan qc`` judges the checkpoints on: ``[(input, ground truth or None)]``."""
+    from .io import find_files
+    if args.pairs:
+        low, high = (Path(p) for p in args.pairs)
+        for folder in (low, high):
+            if not folder.is_dir():
+                raise FileNotFoundError('--pairs: folder not found: %s' % folder)
+        lows = {f.name: f for f in find_files(low, args.pattern)}
+        highs = {f.name: f for f in find_files(high, args.pattern)}
+        unmatched = sorted(set(lows) ^ set(highs))
+        if unmatched:
+            raise ValueError('--pairs: %s has no file of the same name in the other folder (%s and %s must hold '
+                             'registered pairs of the same names)' % (unmatched[0], low, high))
+        return [(lows[n], highs[n]) for n in sorted(lows)]
+    if not args.images:
+        if args.use is not None:
+            return []
+        raise ValueError('give --images (degraded images to judge the checkpoints on) or --pairs LOW_DIR HIGH_DIR')
+    args.inputs = args.images
+    return [(f, None) for f in _inputs(args)]
+
+
+def _check_qc(args):
+    read_model_config(args.model)
+    if not (Path(args.model) / STATE_FILE).is_file():
+        raise FileNotFoundError('%s has no training state (%s): nothing to compare' % (args.model, STATE_FILE))
+    args.files = _qc_inputs(args)
+
+
+def _qc(args):
+    from .checkpoints import rank_checkpoints, use_checkpoint
+    from .io import axes_of, read_image
+    if args.use is not None and not args.files:
+        print('%s now loads the weights of epoch %d (%s)' % (args.model, args.use, use_checkpoint(args.model, args.use)))
+        return
+    images, truth, axes = [], [], None
+    for f, gt in args.files:
+        img, info = read_image(f)
+        axes = axes_of(info, args.axes, f, img.ndim)
+        images.append(img)
+        if gt is not None:
+            g = read_image(gt)[0]
+            if g.shape != img.shape:
+                raise ValueError('--pairs: %s has shape %s, %s has %s' % (f, img.shape, gt, g.shape))
+            truth.append(g)
+    rows = rank_checkpoints(args.model, images, axes, truth or None, args.n_tiles)
+    if not rows:
+        raise ValueError('%s keeps no weights to compare (train with --set train_save_every=N)' % args.model)
+    _report_qc(args, rows, images[0], truth[0] if truth else None)
+    if args.use is not None:
+        print('%s now loads the weights of epoch %d (%s)' % (args.model, args.use, use_checkpoint(args.model, args.use)))
+
+
+def _report_qc(args, rows, image, truth):
+    """The table, ``qc.json`` and ``qc.png`` of ``c2gan qc``."""
+    from .atomic import write_json_atomic
+    from .model import C2GAN
+    default = C2GAN.from_folder(args.model).weights_epoch()
+    paired = truth is not None
+    print('%6s %-44s %8s %9s %9s%s' % ('epoch', 'weights', 'score', 'changed', 'dist. B',
+                                       '   PSNR   SSIM' if paired else ''))
+    for r in rows:
+        print('%6d %-44s %8.4f %8.1f%% %9.4f%s%s' % (
+            r['epoch'], r['file'], r['score'], 100 * r['changed_fraction'], r['distance_to_b'],
+            '  %6.2f  %.3f' % (r['psnr_normalized'], r['ssim_normalized']) if paired else '',
+            '  (default)' if r['epoch'] == default else ''))
+    out = Path(args.out or args.model)
+    out.mkdir(parents=True, exist_ok=True)
+    table = [{k: v for k, v in r.items() if k != 'restored'} for r in rows]
+    write_json_atomic(dict(model=str(args.model), ranked_by='psnr_normalized' if paired else 'score',
+                           default_epoch=default, checkpoints=table), out / 'qc.json')
+    _qc_figure(rows, default, image, truth, out / 'qc.png')
+    print('best: epoch %d; wrote %s and %s' % (rows[0]['epoch'], out / 'qc.json', out / 'qc.png'))
+
+
+def _qc_figure(rows, default, image, truth, path):
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from .plot import display
+    by_epoch = sorted(rows, key=lambda r: r['epoch'])
+    chosen = next((r for r in rows if r['epoch'] == default), rows[-1])
+    panels = [('input', image), ('best: epoch %d' % rows[0]['epoch'], rows[0]['restored']),
+              ('default: epoch %d' % chosen['epoch'], chosen['restored'])] + ([('ground truth', truth)] if truth is not None else [])
+    fig = Figure(figsize=(3.2 * (len(panels) + 1), 3.2))
+    ax = fig.add_subplot(1, len(panels) + 1, 1)
+    ax.plot([r['epoch'] for r in by_epoch], [r['score'] for r in by_epoch], 'o-', label='QC score (lower is better)')
+    ax.set_xlabel('epoch')
+    if truth is not None:
+        ax2 = ax.twinx()
+        ax2.plot([r['epoch'] for r in by_epoch], [r['psnr_normalized'] for r in by_epoch], 's--', color='C1')
+        ax2.set_ylabel('normalised PSNR (dB)', color='C1')
+    ax.set_ylabel('QC score')
+    for i, (title, img) in enumerate(panels):
+        a = fig.add_subplot(1, len(panels) + 1, i + 2)
+        view, lo, hi = display(np.asarray(img, np.float32))
+        a.imshow(view, cmap='magma', vmin=lo, vmax=hi)
+        a.set_title(title, fontsize=9)
+        a.axis('off')
+    fig.tight_layout()
+    fig.savefig(path, dpi=70)
+
+
 def _add_weights(p):
     p.add_argument('--weights', default=None,
                    help="weights to load: 'best' (lowest validation val_select), 'last' (the last epoch) or a file "
@@ -456,10 +560,30 @@ def _add_export(sub):
     p.set_defaults(func=_export, check=_check_export)
 
 
+def _add_qc(sub):
+    """The ``qc`` sub-command."""
+    p = sub.add_parser('qc', help="rank a model's kept checkpoints, with or without ground truth",
+                       description='Restore a few images with every checkpoint a model kept (train with --set '
+                                   'train_save_every=N; weights_last and weights_best too) and rank them: by the QC '
+                                   'score (area of content changed plus the distance of the outputs to domain B; '
+                                   'no ground truth), or with --pairs by normalised PSNR and SSIM. Prints a table '
+                                   'and writes qc.json and qc.png; --use EPOCH makes a checkpoint the default.')
+    p.add_argument('model', help='model folder (BASEDIR/NAME)')
+    p.add_argument('--images', nargs='+', help='degraded (domain A) TIFF files or folders to judge on')
+    p.add_argument('--pairs', nargs=2, metavar=('LOW_DIR', 'HIGH_DIR'),
+                   help='folders of registered degraded and good images with the same file names')
+    p.add_argument('--axes', help='axes of the images (default: from their metadata)')
+    p.add_argument('--pattern', default='*.tif*', help='file name pattern in folders (default: %(default)s)')
+    p.add_argument('--n-tiles', type=int, nargs='+', help='tiles per axis of the images')
+    p.add_argument('--use', type=int, metavar='EPOCH', help='make the weights of EPOCH the model\'s default')
+    p.add_argument('--out', help='folder of qc.json and qc.png (default: the model folder)')
+    p.set_defaults(func=_qc, check=_check_qc)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='c2gan', description='Unsupervised image restoration with c2GAN.')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    for add in (_add_demo, _add_datagen, _add_train, _add_predict, _add_export):
+    for add in (_add_demo, _add_datagen, _add_train, _add_predict, _add_export, _add_qc):
         add(sub)
     return parser
 

@@ -113,10 +113,14 @@ class Config(BaseConfig):
         skipped while the loss scale adapts, and are not counted by the schedules.
     train_seed : int or None
         Seed of network initialisation, patch sampling, augmentation and the history pool (default ``None``).
+    train_save_every : int
+        Keep the generators' weights of every N-th epoch in ``epochs/`` of the model folder, for checkpoint QC
+        (``c2gan qc``); 0 (default) keeps none.
     train_select : str
         The weights a model holds after training and loads from its folder by default: ``'last'`` (the last epoch,
         ``weights_last``; default) or ``'val_select'`` (the epoch with the lowest validation ``val_select``,
-        ``weights_best``, when validation data was given). Both files are written either way.
+        ``weights_best``, when validation data was given). Both files are written either way. ``'chosen'``: the
+        weights ``c2gan qc MODEL --use EPOCH`` copied to ``weights_chosen``.
     """
 
     def __init__(self, axes='YX', n_channel_in=1, n_channel_out=1, allow_new_parameters=False, **kwargs):
@@ -164,6 +168,7 @@ class Config(BaseConfig):
         self.train_mixed_precision = False
         self.train_seed = None
         self.train_select = 'last'
+        self.train_save_every = 0
         self.train_checkpoint = 'weights_best.weights.h5'
         self.train_checkpoint_last = 'weights_last.weights.h5'
         self.train_checkpoint_epoch = 'weights_now.weights.h5'
@@ -296,7 +301,8 @@ class Config(BaseConfig):
         for key in ('train_augment', 'train_tensorboard', 'train_mixed_precision'):
             r[key] = isinstance(getattr(self, key), bool), 'true or false'
         r['train_seed'] = self.train_seed is None or is_int(self.train_seed, 0), 'null or an integer >= 0'
-        r['train_select'] = one_of(self.train_select, ('last', 'val_select'))
+        r['train_select'] = one_of(self.train_select, ('last', 'val_select', 'chosen'))
+        r['train_save_every'] = is_int(self.train_save_every, 0), '0 (none) or an integer >= 1'
         for key in ('train_checkpoint', 'train_checkpoint_last', 'train_checkpoint_epoch'):
             name = getattr(self, key)
             r[key] = (name is None or (isinstance(name, str) and name.endswith('.weights.h5')),

@@ -8,12 +8,15 @@ import json
 from pathlib import Path
 
 CONFIG_FILE = 'config.json'
+#: The training state of a model folder (written by :class:`c2gan_tf.run.TrainingRun`).
+STATE_FILE = 'training_state.json'
 #: The settings a configuration must hold for the networks to be rebuilt as they were trained (other settings,
 #: added in later versions, take their defaults).
 ARCHITECTURE_KEYS = ('axes', 'n_dim', 'n_channel_in', 'n_channel_out', 'unet_n_depth', 'unet_kern_size',
                      'unet_n_first', 'unet_residual')
 #: Short names of the weight files, as ``--weights`` takes them, and their default names.
-WEIGHTS = {'best': 'weights_best.weights.h5', 'last': 'weights_last.weights.h5', 'now': 'weights_now.weights.h5'}
+WEIGHTS = {'best': 'weights_best.weights.h5', 'last': 'weights_last.weights.h5', 'now': 'weights_now.weights.h5',
+           'chosen': 'weights_chosen.weights.h5'}
 
 
 def read_model_config(folder):
@@ -48,9 +51,10 @@ def weights_path(folder, weights=None):
     Parameters
     ----------
     weights : str or None
-        ``'best'``, ``'last'``, a file name in the folder, or ``None``: the model's default, by its configuration's
-        ``train_select`` (``'last'``, the default: ``weights_last``; ``'val_select'``: ``weights_best``), else the
-        other file, else the weights of the last complete epoch of an interrupted run (``weights_now``).
+        ``'best'``, ``'last'``, ``'chosen'``, a file name in the folder, or ``None``: the model's default, by its
+        configuration's ``train_select`` (``'last'``, the default: ``weights_last``; ``'val_select'``:
+        ``weights_best``; ``'chosen'``: ``weights_chosen``, made by ``c2gan qc --use``), else the others, else the
+        weights of the last complete epoch of an interrupted run (``weights_now``).
 
     Returns
     -------
@@ -67,8 +71,10 @@ def weights_path(folder, weights=None):
     files = {key: config.get(setting) or WEIGHTS[key]  # the configuration's names of the files
              for key, setting in (('best', 'train_checkpoint'), ('last', 'train_checkpoint_last'),
                                   ('now', 'train_checkpoint_epoch'))}
+    files['chosen'] = WEIGHTS['chosen']
     if weights is None:
-        order = ('last', 'best') if config.get('train_select', 'last') == 'last' else ('best', 'last')
+        select = config.get('train_select', 'last')
+        order = {'last': ('last', 'best'), 'val_select': ('best', 'last'), 'chosen': ('chosen', 'last', 'best')}[select]
         names = [files[key] for key in order + ('now',)]
     else:
         names = [files.get(weights, weights)]

@@ -187,7 +187,7 @@ class C2GAN(ExportMixin, CARE):
         if path is None:
             warnings.warn('no network weights in %s yet (its run has not completed an epoch)' % self.logdir)
             return
-        self.load_weights(path.name)
+        self.load_weights(str(path.relative_to(Path(self.logdir))))
 
     @suppress_without_basedir(warn=True)
     def load_weights(self, name='weights_best.weights.h5'):

@@ -111,3 +111,10 @@ def domain_quantiles(patches, n=N_QUANTILES, max_patches=1000, seed=0):
         patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
     values = np.asarray(patches, np.float32).mean(axis=-1)
     return [float(q) for q in np.quantile(values, np.linspace(0, 1, n))]
+
+
+def checkpoint_score(summaries):
+    """The no-ground-truth score of a checkpoint from the QC summaries of its restorations (lower is better): the
+    mean fraction of area changed plus the mean distance of the outputs' intensities to domain B's."""
+    return float(np.mean([s['changed_fraction'] for s in summaries])
+                 + np.mean([s['distance_to_b'] or 0.0 for s in summaries]))

@@ -19,11 +19,20 @@ import numpy as np
 import tensorflow as tf
 
 from .atomic import atomic_path, write_json_atomic
+from .folder import STATE_FILE
 
-STATE_FILE = 'training_state.json'
 CHECKPOINT_DIR = 'checkpoint'
 #: Log entry whose lowest value chooses ``weights_best`` (see :func:`c2gan_tf.losses.selection_score`).
 BEST_MONITOR = 'val_select'
+
+
+#: Folder of the weights kept every ``train_save_every`` epochs (for checkpoint QC, ``c2gan qc``).
+EPOCHS_DIR = 'epochs'
+
+
+def epoch_weights(epoch):
+    """The name (in the model folder) of the generators' weights kept after an epoch."""
+    return '%s/weights_epoch_%04d.weights.h5' % (EPOCHS_DIR, epoch)
 
 
 def save_weights_atomic(model, path):
@@ -181,6 +190,8 @@ class TrainingRun:
         if value is not None and (best['value'] is None or float(value) < best['value']):
             best.update(value=float(value), epoch=epoch + 1)
             self._save_weights(c.train_checkpoint, epoch + 1)
+        if c.train_save_every and (epoch + 1) % c.train_save_every == 0:
+            self._save_weights(epoch_weights(epoch + 1), epoch + 1)
         history = self.state['history']
         for key, v in logs.items():
             history.setdefault(key, []).append(float(v))
@@ -212,6 +223,7 @@ class TrainingRun:
     def _save_weights(self, name, epoch):
         """Write a weights file of the model folder, and remember in the state which epoch it holds."""
         if self._path(name) is not None:
+            self._path(name).parent.mkdir(exist_ok=True)
             save_weights_atomic(self.trainer.generators(), self._path(name))
             self.state.setdefault('weights', {})[name] = epoch
 

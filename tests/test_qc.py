@@ -93,3 +93,60 @@ def test_cli_qc_writes_the_map_beside_the_output_with_its_axes_and_pixel_size(ti
     assert qmap.shape == (32, 48) and qmap.dtype == np.float32 and info.axes == 'YX'
     assert info.spacing == pytest.approx({'X': 0.2, 'Y': 0.2})
     assert tifffile.imread(tmp_path / 'out' / 'cell.t1.tif').shape == (32, 48)
+
+
+@pytest.fixture(scope='module')
+def kept_model(tmp_path_factory):
+    """A tiny model that kept the weights of each of its 3 epochs, and registered pairs to judge them on."""
+    from c2gan_tf import synthetic
+    from conftest import train_tiny
+    root = tmp_path_factory.mktemp('kept')
+    train_tiny(root, epochs=3, train_save_every=1)
+    d = synthetic.generate(2, (48, 48), n_a=0, n_b=0, n_test=2, seed=3)
+    for folder, key in (('low', 'test_A'), ('high', 'test_GT')):
+        (root / folder).mkdir()
+        for i, img in enumerate(d[key]):
+            tifffile.imwrite(root / folder / ('f%d.tif' % i), img, imagej=True, metadata={'axes': 'YX'})
+    return root
+
+
+def test_kept_checkpoints_are_ranked_and_one_made_the_default(kept_model, capsys):
+    import json
+
+    from c2gan_tf import C2GAN, cli
+    from c2gan_tf.checkpoints import kept_checkpoints
+    folder = kept_model / 'model'
+    kept = kept_checkpoints(folder)
+    assert sorted(kept) == [1, 2, 3] and kept[3] in ('weights_last.weights.h5', 'epochs/weights_epoch_0003.weights.h5')
+    code = cli.main(['qc', str(folder), '--pairs', str(kept_model / 'low'), str(kept_model / 'high')])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads((folder / 'qc.json').read_text())
+    assert report['ranked_by'] == 'psnr_normalized' and report['default_epoch'] == 3
+    psnr = [r['psnr_normalized'] for r in report['checkpoints']]
+    assert sorted(r['epoch'] for r in report['checkpoints']) == [1, 2, 3] and psnr == sorted(psnr, reverse=True)
+    assert (folder / 'qc.png').stat().st_size > 0 and '(default)' in out
+    code = cli.main(['qc', str(folder), '--images', str(kept_model / 'low'), '--use', '2', '--out',
+                     str(kept_model / 'report')])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    scores = [r['score'] for r in json.loads((kept_model / 'report' / 'qc.json').read_text())['checkpoints']]
+    assert scores == sorted(scores)  # without ground truth: by the QC score
+    assert 'now loads the weights of epoch 2' in out
+    model = C2GAN.from_folder(folder)
+    assert model.weights_name == 'weights_chosen.weights.h5' and model.weights_epoch() == 2
+
+
+def test_qc_pairs_that_do_not_match_are_one_line(kept_model, tmp_path, capsys):
+    from c2gan_tf import cli
+    (tmp_path / 'high').mkdir()
+    tifffile.imwrite(tmp_path / 'high' / 'other.tif', np.zeros((48, 48), np.float32), imagej=True)
+    code = cli.main(['qc', str(kept_model / 'model'), '--pairs', str(kept_model / 'low'), str(tmp_path / 'high')])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "has no file of the same name in the other folder" in err[0]
+    (tmp_path / 'h2').mkdir()
+    for i in range(2):
+        tifffile.imwrite(tmp_path / 'h2' / ('f%d.tif' % i), np.zeros((40, 48), np.float32), imagej=True)
+    code = cli.main(['qc', str(kept_model / 'model'), '--pairs', str(kept_model / 'low'), str(tmp_path / 'h2')])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and 'has shape (48, 48)' in err[0] and '(40, 48)' in err[0]
