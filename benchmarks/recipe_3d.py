@@ -34,6 +34,8 @@ CANDIDATES = {
     'patches 8x64x64, D 2 layers': dict(train_patch_size=(8, 64, 64), disc_n_layers=2),
     'no pooling in Z, patches 8x64x64, D 2 layers': dict(train_patch_size=(8, 64, 64), disc_n_layers=2,
                                                          unet_pool=(1, 2, 2)),
+    'D 2 layers, cycle weight 2': dict(disc_n_layers=2, lambda_cycle=2.0),
+    'D 2 layers, 16 filters, cycle weight 2': dict(disc_n_layers=2, disc_n_filters=16, lambda_cycle=2.0),
 }
 
 

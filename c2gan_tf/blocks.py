@@ -21,10 +21,9 @@ from csbdeep.data import NoResizer, Normalizer
 from csbdeep.utils import axes_check_and_normalize, normalize_mi_ma
 from dask.callbacks import Callback
 
-from .prepare import to_domain_units
+from .prepare import target_range, to_domain_units
 
 #: Axis types and OME-NGFF units of the axes written to OME-Zarr.
-NGFF_TYPES = {'T': 'time', 'C': 'channel', 'Z': 'space', 'Y': 'space', 'X': 'space'}
 NGFF_UNITS = {'µm': 'micrometer', 'um': 'micrometer', 'nm': 'nanometer', 'mm': 'millimeter', 'm': 'meter'}
 
 
@@ -286,8 +285,7 @@ def _restored(model, model_key, x, axes, direction):
     import dask.array as da
     c = model.config
     mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
-    target = model.domain_stats.get('B' if direction == 'AtoB' else 'A', {})
-    normalizer = FixedNormalizer(mi, ma, target.get('low'), target.get('high'))
+    normalizer = FixedNormalizer(mi, ma, *(target_range(model.domain_stats, direction) or (None, None)))
     # pad the whole image as whole-image prediction does (CSBDeep's PadAndCropResizer), so that every block lies on
     # the network's pooling grid; the blocks then need no padding of their own, and the result is cropped back
     pad = padding(model, axes, x.shape)

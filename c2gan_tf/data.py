@@ -7,7 +7,7 @@ import numpy as np
 from csbdeep.utils import axes_check_and_normalize, axes_dict, normalize
 
 from .config import DOMAINS
-from .io import domain_files, read_tiff, read_tiff_shape
+from .io import domain_files, read_image, read_tiff_shape
 from .metrics import otsu_threshold
 from .prepare import channels_last_axes, check_finite, to_network_axes
 
@@ -206,7 +206,7 @@ class UnpairedData:
         for d, dirs in folders.items():
             names[d] = [str(f) for f in domain_files(basepath, dirs, pattern, d)]
             shapes[d] = [read_tiff_shape(f) for f in names[d]]
-            loaders[d] = [lambda f=f: read_tiff(f) for f in names[d]]
+            loaders[d] = [lambda f=f: read_image(f)[0] for f in names[d]]
         description = '%s: A=%s, B=%r, axes=%r, pattern=%r' % (basepath, folders['A'], target_dir, axes, pattern)
         return UnpairedData(loaders, names, shapes, axes, description)
 

@@ -3,6 +3,7 @@
 from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
 
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -12,6 +13,9 @@ import numpy as np
 from csbdeep.models.base_model import suppress_without_basedir
 
 from .atomic import atomic_path
+from .prepare import check_finite, target_range, to_network_axes
+
+log = logging.getLogger(__name__)
 
 #: Default file names of the exports in the model folder, per format (``%s``: the direction, e.g. AtoB).
 EXPORT_NAMES = {'fiji': 'TF_SavedModel_%s.zip', 'savedmodel': 'savedmodel_%s', 'bioimageio': 'bioimageio_%s.zip'}
@@ -153,7 +157,6 @@ def crop_test_input(test_input, axes, network_axes, div_by):
     """
     from csbdeep.utils import axes_check_and_normalize
 
-    from .prepare import check_finite, to_network_axes
     check_finite(test_input, 'test input')
     axes = axes_check_and_normalize(axes, np.ndim(test_input))
     x = to_network_axes(np.asarray(test_input, np.float32), axes, network_axes)
@@ -291,7 +294,7 @@ class ExportMixin:
         export_fiji(self._generator(direction), str(fname), dict(
             type=self.__class__.__name__, version=__version__, direction=direction, probabilistic=False, axes=axes,
             axes_div_by=self._axes_div_by(axes), tile_overlap=self._axes_tile_overlap(axes)))
-        print('Model exported for Fiji (TensorFlow SavedModel):\n%s' % fname.resolve())
+        log.info('Model exported for Fiji (TensorFlow SavedModel): %s', fname.resolve())
         return fname
 
     def export_savedmodel(self, path, direction='AtoB'):
@@ -327,11 +330,10 @@ class ExportMixin:
         """
         generator = self._generator(direction)
         x = crop_test_input(test_input, axes, self.config.axes, self.config.div_by())
-        normalizer = self.default_normalizer(direction)
-        y = self.predict(x, self.config.axes, normalizer=normalizer, direction=direction)
+        y = self.predict(x, self.config.axes, direction=direction)
         export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1],
                           self.config.div_by(), (self.config.norm_pmin, self.config.norm_pmax),
-                          output_range=(normalizer.low, normalizer.high) if hasattr(normalizer, 'low') else None,
+                          output_range=target_range(self.domain_stats, direction),
                           name=name or '%s %s (c2GAN)' % (self.name, direction),
                           description=description or 'c2GAN generator %s trained with c2gan_tf' % direction,
                           authors=authors, license=license, documentation=documentation)

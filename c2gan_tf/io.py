@@ -88,11 +88,6 @@ def read_tiff_shape(path):
         return tif.series[0].shape
 
 
-def read_tiff(path):
-    """Read a TIFF image (ImageJ, OME or plain); ValueError naming the file if it cannot be read."""
-    return read_image(path)[0]
-
-
 def read_image(path):
     """A TIFF image and what its metadata says: axes, pixel size, data type.
 

@@ -23,7 +23,7 @@ from .export import ExportMixin
 from .folder import CONFIG_FILE, WEIGHTS, other_weights, read_model_config, weights_path
 from .io import convert_dtype
 from .pipeline import distributed, unpaired_dataset, validation_dataset
-from .prepare import check_axes, check_finite, stack_axes, to_domain_units
+from .prepare import check_axes, check_finite, stack_axes, target_range, to_domain_units
 from .qc import QC, domain_quantiles, quality_control
 from .train import CycleTrainer, EpochProgress, dynamic_display, optimizers
 
@@ -365,12 +365,11 @@ class C2GAN(ExportMixin, CARE):
         the target domain's stored intensity range (:class:`DomainNormalizer`), or, when the model has no
         intensity statistics, back into the input's own range (CSBDeep's default).
         """
-        target = 'B' if direction == 'AtoB' else 'A'
-        stats = self.domain_stats.get(target, {})
-        if 'low' in stats and 'high' in stats:
-            return DomainNormalizer(stats['low'], stats['high'], self.config.norm_pmin, self.config.norm_pmax)
+        target = target_range(self.domain_stats, direction)
+        if target is not None:
+            return DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax)
         warnings.warn('the model has no intensity statistics of domain %s: the output is mapped into the '
-                      "input's intensity range instead" % target)
+                      "input's intensity range instead" % ('B' if direction == 'AtoB' else 'A'))
         return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)
 
     def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB',
@@ -433,8 +432,9 @@ class C2GAN(ExportMixin, CARE):
         generator = self._generator(direction)
         keras_model, self.keras_model = self.keras_model, generator if callback is None else _Tiles(generator, callback)
         try:
-            if stack_axes(axes, img.ndim, self.config.axes):
-                return self._predict_planes(img, axes, normalizer, resizer, n_tiles)
+            loop = stack_axes(axes, img.ndim, self.config.axes)
+            if loop:
+                return self._predict_planes(img, axes, loop, normalizer, resizer, n_tiles)
             return super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
         finally:
             self.keras_model = keras_model
@@ -454,14 +454,13 @@ class C2GAN(ExportMixin, CARE):
         qmap, summary = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial, quantiles)
         return restored, QC(qmap, map_axes, summary)
 
-    def _predict_planes(self, img, axes, normalizer, resizer, n_tiles):
-        """Restore a stack or movie plane by plane (each an image of the network's axes), normalised as a whole.
+    def _predict_planes(self, img, axes, loop, normalizer, resizer, n_tiles):
+        """Restore a stack or movie plane by plane (each an image of the network's axes; ``loop``: the other axes),
+        normalised as a whole.
 
         The normaliser's ``before`` sees the whole stack (one set of percentiles, so intensities do not flicker
         from plane to plane), each plane is predicted on its own, and ``after`` maps the whole result.
         """
-        axes = axes_check_and_normalize(axes, img.ndim)
-        loop = stack_axes(axes, img.ndim, self.config.axes)
         plane_axes = ''.join(a for a in axes if a not in loop)
         x = move_image_axes(img, axes, loop + plane_axes)
         x = normalizer.before(x, loop + plane_axes)

@@ -106,3 +106,13 @@ def check_axes(shape, axes, network_axes, n_channel):
         raise ValueError('the image has %d channel%s (axes %r, shape %s), the model takes %d%s'
                          % (channels, '' if channels == 1 else 's', axes, shape, n_channel, hint))
     return axes
+
+
+def target_range(domain_stats, direction='AtoB'):
+    """The intensity range ``(low, high)`` of the domain a prediction goes into (B for ``'AtoB'``), from a model's
+    domain statistics; ``None`` when the model has none (outputs then go back into the input's own range).
+
+    The one rule of which units an output comes in, for in-memory prediction, blocks and the exports.
+    """
+    stats = domain_stats.get('B' if direction == 'AtoB' else 'A', {})
+    return (float(stats['low']), float(stats['high'])) if 'low' in stats and 'high' in stats else None

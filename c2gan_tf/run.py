@@ -4,13 +4,14 @@ A :class:`TrainingRun` owns everything training writes into the model folder and
 (networks, history pools, optimizers with their step counters, epoch counter), the training state (epochs, steps,
 history, the best-weights criterion), the weight files of the generators (``weights_now`` after every epoch,
 ``weights_best`` when the criterion improves, ``weights_last`` at the end; the epoch each holds is kept in the
-state), the roll-back to the last complete epoch when a loss becomes
-NaN, and the history of the whole run when it was resumed. Nothing else writes there during training.
+state), the roll-back to the last complete epoch when a loss becomes NaN, and the history of the whole run when it
+was resumed. Nothing else writes there during training.
 """
 
 from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import tensorflow as tf
 
 from .atomic import atomic_path, write_json_atomic
 from .folder import STATE_FILE
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = 'checkpoint'
 #: Log entry whose lowest value chooses ``weights_best`` (see :func:`c2gan_tf.losses.selection_score`).
@@ -158,7 +161,7 @@ class TrainingRun:
         if resume:
             latest = tf.train.latest_checkpoint(str(folder / CHECKPOINT_DIR))  # the model folder's, on every worker
             checkpoint.restore(latest).assert_existing_objects_matched()
-            print('Resuming training after epoch %d of %d.' % (self.initial_epoch, state['epochs']))
+            log.info('Resuming training after epoch %d of %d.', self.initial_epoch, state['epochs'])
         else:
             self.manager.save()  # the starting point, kept if the first epoch fails
 
@@ -248,7 +251,7 @@ class TrainingRun:
         self.weights_name = c.train_checkpoint_last
         best = self._path(c.train_checkpoint)
         if c.train_select == 'val_select' and best is not None and best.exists():
-            print("Loading network weights from '%s'." % c.train_checkpoint)
+            log.info("Loading network weights from '%s'.", c.train_checkpoint)
             self.trainer.generators().load_weights(str(self._path(c.train_checkpoint)))
             self.weights_name = c.train_checkpoint
         if self._path(c.train_checkpoint_epoch) is not None:
