@@ -1,16 +1,23 @@
-"""Restoration quality on synthetic data with ground truth: c2GAN against its baselines.
+"""Restoration quality on synthetic data with ground truth, 2D and 3D: c2GAN against its baselines, over seeds.
 
-Methods: the noisy input, non-local means (a classical denoiser), plain CycleGAN (c2GAN with structural weight 0),
-c2GAN, and supervised CARE (csbdeep) trained on registered pairs of the same training scenes. The learned methods
-share one training budget (epochs x steps x batch) and seeds. Every method's normalised output is mapped into
-domain B's units with the same stored intensity range of B's training images, so all are judged alike.
+Sets (``c2gan_tf.synthetic``): ``2D`` (256 x 256 images), ``3D`` (32 x 128 x 128 volumes, isotropic voxels, the
+PSF twice as long axially) and ``3D anisotropic`` (16 x 128 x 128 volumes whose Z step is 3x the pixel size, the PSF
+3x as long axially, as in real stacks). Domain A: wide PSF, few photons; domain B: narrow PSF, many photons; every
+image shows another scene.
 
-Writes ``quality_synthetic.json`` (mean metrics over the test images, per dimensionality) and
-``quality_synthetic.png``.
+Methods: the noisy input, non-local means (scikit-image, on the whole image or volume), plain CycleGAN (structural
+weight 0), c2GAN, and supervised CARE (csbdeep) on registered pairs of the same training scenes; in 3D also a 2D
+c2GAN trained on the volumes' planes and applied plane by plane (``c2GAN 2D, plane by plane``: users ask which to
+use). The GANs use the package's defaults for their dimensionality (``Config('YX')``, ``Config('ZYX')``: the 3D
+defaults are the recipe chosen in ``recipe_3d.py``), 2D at the CPU sizes of ``quality_real.py``; CARE the same
+budget. Every output is mapped into domain B's units with the stored range of B's training images. Means over the
+test images; each learned method over 3 seeds (mean and standard deviation). Content preservation: IoU of the
+foreground masks of output and ground truth (``mask_iou_with_gt``).
 
-usage: python benchmarks/quality_synthetic.py [--setting cpu|full] [--ndim 2 3] [--out DIR]
-  cpu:  sized for a 2-core CPU, about 15-25 minutes for 2D and 3D together
-  full: the real comparison, for a GPU
+Writes ``quality_synthetic.json`` and ``quality_synthetic.png`` (an XY plane and an XZ section of each method in 3D).
+Resumable per (set, method, seed).
+
+usage: python benchmarks/quality_synthetic.py [--sets 2D 3D "3D anisotropic"] [--seeds 3]
 """
 import argparse
 import json
@@ -20,17 +27,18 @@ import time
 
 import numpy as np
 
-SETTINGS = {
-    'cpu': dict(shape={2: (256, 256), 3: (32, 128, 128)}, patch={2: (64, 64), 3: (16, 32, 32)},
-                batch={2: 4, 3: 2}, n_images=8, n_test=3, n_patches=32, epochs=10, steps=100, n_first=16,
-                disc_filters=32),
-    'full': dict(shape={2: (512, 512), 3: (64, 256, 256)}, patch={2: (128, 128), 3: (32, 64, 64)},
-                 batch={2: 1, 3: 1}, n_images=16, n_test=8, n_patches=64, epochs=100, steps=200, n_first=32,
-                 disc_filters=64),
-}
-METHODS = ('input', 'non-local means', 'CycleGAN', 'c2GAN', 'CARE (paired)')
+HERE = os.path.dirname(os.path.abspath(__file__))
+SETS = {'2D': dict(ndim=2, shape=(256, 256), z_step=1, axial_ratio=2.0),
+        '3D': dict(ndim=3, shape=(32, 128, 128), z_step=1, axial_ratio=2.0),
+        '3D anisotropic': dict(ndim=3, shape=(16, 128, 128), z_step=3, axial_ratio=3.0)}
+#: Images per domain, test images, patches per image; the 2D networks' CPU sizes (as quality_real.py's).
+DATA = dict(n_images=8, n_test=3, n_patches=32)
+SIZES_2D = dict(unet_n_first=16, disc_n_filters=32, train_patch_size=(64, 64), train_batch_size=4,
+                train_epochs=10, train_steps_per_epoch=100)
+METHODS = ('input', 'non-local means', 'CycleGAN', 'c2GAN', 'c2GAN 2D, plane by plane', 'CARE (paired)')
+LEARNED = ('CycleGAN', 'c2GAN', 'c2GAN 2D, plane by plane', 'CARE (paired)')
 KEYS = ('psnr', 'psnr_normalized', 'ssim', 'ssim_normalized', 'histogram_distance', 'saturated_fraction',
-        'mask_iou_with_input')
+        'mask_iou_with_gt')
 
 
 def to_b_units(v, stats_b):
@@ -48,144 +56,192 @@ def non_local_means(x, pmin=1, pmax=99.8):
     return denoise_nl_means(v, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True)
 
 
-def train_gan(X_A, X_B, stats, axes, s, ndim, seed, rho0, basedir, name):
-    from c2gan_tf import C2GAN, Config
-    config = Config(axes, unet_n_first=s['n_first'], disc_n_filters=s['disc_filters'],
-                    unet_kern_size=5 if ndim == 2 else 3, train_patch_size=s['patch'][ndim],
-                    train_batch_size=s['batch'][ndim], train_epochs=s['epochs'], train_steps_per_epoch=s['steps'],
-                    struct_rho0=rho0, train_seed=seed, train_tensorboard=False)
+def gan_config(axes, seed, **kwargs):
+    """The package's default Config for ``axes`` (2D at the CPU sizes), seeded."""
+    from c2gan_tf import Config
+    sizes = SIZES_2D if len(axes) == 2 else {}
+    return Config(axes, train_seed=seed, train_tensorboard=False, **dict(sizes, **kwargs))
+
+
+def train_gan(images_a, images_b, axes, seed, basedir, name, n_patches=DATA['n_patches'], **kwargs):
+    from c2gan_tf import C2GAN
+    from c2gan_tf.data import UnpairedData, create_unpaired_patches
+    config = gan_config(axes, seed, **kwargs)
+    X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(images_a, images_b, axes),
+                                                 config.train_patch_size, n_patches, seed=seed, verbose=False)
     model = C2GAN(config, name, basedir)
     t = time.perf_counter()
     model.train(X_A, X_B, intensity_stats=stats)
     return model, time.perf_counter() - t
 
 
-def train_care(images_a, images_b_paired, axes, s, ndim, seed, basedir):
+def train_care(images_a, images_b_paired, axes, seed, basedir):
     from csbdeep.data import RawData, create_patches
     from csbdeep.models import CARE
     from csbdeep.models import Config as CareConfig
-    np.random.seed(seed)
-    raw = RawData.from_arrays(images_a, images_b_paired, axes=axes)
-    X, Y, patch_axes = create_patches(raw, s['patch'][ndim], s['n_patches'], verbose=False)
     from csbdeep.utils import axes_dict
-    c = axes_dict(patch_axes)['C']
-    X, Y = np.moveaxis(X, c, -1), np.moveaxis(Y, c, -1)
+    c = gan_config(axes, seed)
+    np.random.seed(seed)  # csbdeep's sampler draws from numpy's global generator (benchmark process only)
+    raw = RawData.from_arrays(images_a, images_b_paired, axes=axes)
+    X, Y, patch_axes = create_patches(raw, c.train_patch_size, DATA['n_patches'], verbose=False)
+    ch = axes_dict(patch_axes)['C']
+    X, Y = np.moveaxis(X, ch, -1), np.moveaxis(Y, ch, -1)
     n_val = max(1, len(X) // 10)
-    config = CareConfig(axes, unet_n_depth=2, unet_n_first=s['n_first'], unet_kern_size=5 if ndim == 2 else 3,
-                        train_batch_size=s['batch'][ndim], train_epochs=s['epochs'],
-                        train_steps_per_epoch=s['steps'], train_tensorboard=False)
-    model = CARE(config, 'care_%dd' % ndim, basedir)
+    config = CareConfig(axes, unet_n_depth=c.unet_n_depth, unet_n_first=c.unet_n_first,
+                        unet_kern_size=c.unet_kern_size, train_batch_size=c.train_batch_size,
+                        train_epochs=c.train_epochs, train_steps_per_epoch=c.train_steps_per_epoch,
+                        train_tensorboard=False)
+    model = CARE(config, 'care', basedir)
     t = time.perf_counter()
     model.train(X[n_val:], Y[n_val:], validation_data=(X[:n_val], Y[:n_val]))
     return model, time.perf_counter() - t
 
 
-def run(ndim, setting, seed, basedir):
-    from c2gan_tf import DomainNormalizer, metrics, synthetic
-    from c2gan_tf.data import UnpairedData, create_unpaired_patches
-    s = SETTINGS[setting]
-    axes = 'YX' if ndim == 2 else 'ZYX'
-    data = synthetic.generate(ndim, s['shape'][ndim], n_a=s['n_images'], n_b=s['n_images'], n_test=s['n_test'],
-                              seed=seed, paired=True)
-    unpaired = UnpairedData.from_arrays(data['A'], data['B'], axes)
-    X_A, X_B, _, stats = create_unpaired_patches(unpaired, s['patch'][ndim], s['n_patches'], seed=seed,
-                                                 verbose=False)
-    c2gan, t_c2gan = train_gan(X_A, X_B, stats, axes, s, ndim, seed, 5.0, basedir, 'c2gan_%dd' % ndim)
-    cyclegan, t_cyclegan = train_gan(X_A, X_B, stats, axes, s, ndim, seed, 0.0, basedir, 'cyclegan_%dd' % ndim)
-    care, t_care = train_care(data['A'], data['A_paired_B'], axes, s, ndim, seed, basedir)
-    to_b = DomainNormalizer(stats['B']['low'], stats['B']['high'])
-
-    results = {m: [] for m in METHODS}
-    examples = None
-    for x, gt in zip(data['test_A'], data['test_GT']):
-        from csbdeep.utils import normalize
-        out = {
-            'input': to_b_units(normalize(x.astype(np.float32), 1, 99.8), stats['B']),
-            'non-local means': to_b_units(non_local_means(x), stats['B']),
-            'CycleGAN': cyclegan.predict(x, axes),
-            'c2GAN': c2gan.predict(x, axes),
-            'CARE (paired)': care.predict(x, axes, normalizer=to_b),
-        }
-        for m in METHODS:
-            results[m].append(metrics.evaluate(gt, out[m], reference_input=x))
-        if examples is None:
-            examples = dict(out, **{'ground truth': gt})
-    summary = {m: {k: float(np.mean([r[k] for r in results[m]])) for k in KEYS} for m in METHODS}
-    return dict(metrics=summary, train_seconds={'c2GAN': t_c2gan, 'CycleGAN': t_cyclegan, 'CARE (paired)': t_care},
-                n_test_images=len(data['test_A']), stats_B=stats['B']), examples
+def data_of(name, seed):
+    """The set's images; the test scenes come from a seed of their own (the same for every training seed)."""
+    from c2gan_tf import synthetic
+    s = SETS[name]
+    kwargs = dict(z_step=s['z_step'], axial_ratio=s['axial_ratio'])
+    train = synthetic.generate(s['ndim'], s['shape'], n_a=DATA['n_images'], n_b=DATA['n_images'], n_test=0,
+                               seed=seed, paired=True, **kwargs)
+    test = synthetic.generate(s['ndim'], s['shape'], n_a=0, n_b=0, n_test=DATA['n_test'], seed=99, **kwargs)
+    return dict(train, test_A=test['test_A'], test_GT=test['test_GT'])
 
 
-def goals(summary):
-    """The issue's goals, checked on the numbers."""
-    m = summary
-    better = {
-        'psnr_normalized': lambda a, b: a > b, 'ssim_normalized': lambda a, b: a > b,
-        'histogram_distance': lambda a, b: a < b}
-    out = {}
-    for base in ('CycleGAN', 'non-local means'):
-        for key, cmp in better.items():
-            out['c2GAN beats %s on %s' % (base, key)] = bool(cmp(m['c2GAN'][key], m[base][key]))
-    out['c2GAN histogram distance below CARE'] = bool(m['c2GAN']['histogram_distance']
-                                                       < m['CARE (paired)']['histogram_distance'])
-    out['c2GAN saturated fraction at most CARE'] = bool(m['c2GAN']['saturated_fraction']
-                                                         <= m['CARE (paired)']['saturated_fraction'])
-    return out
+def outputs_of(method, d, axes, seed, basedir):
+    """The method's outputs on the test images (in domain B's units), and its training seconds."""
+    from c2gan_tf import DomainNormalizer
+    from c2gan_tf.data import intensity_stats
+    from csbdeep.utils import normalize
+    stats_b = intensity_stats(d['B'])
+    if method == 'input':
+        return [to_b_units(normalize(x.astype(np.float32), 1, 99.8), stats_b) for x in d['test_A']], 0.0
+    if method == 'non-local means':
+        return [to_b_units(non_local_means(x), stats_b) for x in d['test_A']], 0.0
+    if method == 'CARE (paired)':
+        model, seconds = train_care(d['A'], d['A_paired_B'], axes, seed, basedir)
+        normalizer = DomainNormalizer(stats_b['low'], stats_b['high'])
+        return [model.predict(x, axes, normalizer=normalizer) for x in d['test_A']], seconds
+    if method == 'c2GAN 2D, plane by plane':
+        planes = {k: [p for v in d[k] for p in v] for k in 'AB'}  # 4 patches per plane: as many pixels as in 3D
+        model, seconds = train_gan(planes['A'], planes['B'], 'YX', seed, basedir, 'c2gan_2d', n_patches=4)
+    else:
+        model, seconds = train_gan(d['A'], d['B'], axes, seed, basedir, method,
+                                   **({'struct_rho0': 0.0} if method == 'CycleGAN' else {}))
+    return [model.predict(x, axes) for x in d['test_A']], seconds
 
 
-def figure(all_examples, all_results, path):
+def evaluate(gt, out, x):
+    from c2gan_tf import metrics
+    result = metrics.evaluate(gt, out, reference_input=x)
+    result['mask_iou_with_gt'] = metrics.mask_iou(gt, out)
+    return {k: float(result[k]) for k in KEYS}
+
+
+def aggregate(entry):
+    """Mean and standard deviation over seeds of each method's per-seed means."""
+    entry['metrics'] = {}
+    for method, runs in entry['runs'].items():
+        per_seed = [r['metrics'] for r in runs.values()]
+        m = {k: float(np.mean([p[k] for p in per_seed])) for k in KEYS}
+        m.update({k + '_sd': float(np.std([p[k] for p in per_seed], ddof=1)) if len(per_seed) > 1 else None
+                  for k in ('psnr_normalized', 'ssim_normalized', 'mask_iou_with_gt')})
+        m['n_seeds'] = len(per_seed)
+        entry['metrics'][method] = m
+
+
+def examples_path(out):
+    return os.path.join(out, 'quality_synthetic_examples.npz')
+
+
+def save_example(out, name, method, volume):
+    """The first test image's output: a 2D image, or a 3D volume's middle XY plane and XZ section."""
+    path = examples_path(out)
+    examples = dict(np.load(path)) if os.path.exists(path) else {}
+    v = np.asarray(volume, np.float32)
+    views = {'XY': v} if v.ndim == 2 else {'XY': v[v.shape[0] // 2], 'XZ': v[:, v.shape[1] // 2]}
+    for view, img in views.items():
+        examples['%s|%s|%s' % (name, method, view)] = img
+    np.savez(path + '.tmp.npz', **examples)
+    os.replace(path + '.tmp.npz', path)
+
+
+def figure(report, out):
     import matplotlib.pyplot as plt
 
     from c2gan_tf.plot import display
-    names = list(METHODS) + ['ground truth']
-    rows = len(all_examples)
-    fig = plt.figure(figsize=(3 * len(names), 3 * rows + 3.2))
-    for r, (ndim, ex) in enumerate(all_examples.items()):
-        _, lo, hi = display(ex['ground truth'])  # one display range, the ground truth's, for every method
-        for i, name in enumerate(names):
-            ax = fig.add_subplot(rows + 1, len(names), r * len(names) + i + 1)
-            ax.imshow(display(ex[name])[0], cmap='magma', vmin=lo, vmax=hi)
-            ax.set_title('%s (%dD)' % (name, ndim), fontsize=9)
+    path = examples_path(out)
+    if not os.path.exists(path):
+        return
+    examples = dict(np.load(path))
+    rows = [(n, view) for n in report['sets'] for view in ('XY', 'XZ') if '%s|ground truth|%s' % (n, view) in examples]
+    columns = [m for m in METHODS + ('ground truth',) if any('%s|%s|%s' % (n, m, v) in examples for n, v in rows)]
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.3 * len(columns), 2.3 * len(rows)), squeeze=False)
+    for r, (n, view) in enumerate(rows):
+        _, lo, hi = display(examples['%s|ground truth|%s' % (n, view)])
+        for c, m in enumerate(columns):
+            ax = axes[r, c]
             ax.axis('off')
-    for j, key in enumerate(('psnr_normalized', 'ssim_normalized', 'histogram_distance')):
-        ax = fig.add_subplot(rows + 1, 3, rows * 3 + j + 1)
-        width = 0.8 / len(all_results)
-        for k, (ndim, res) in enumerate(all_results.items()):
-            ax.bar(np.arange(len(METHODS)) + k * width, [res['metrics'][m][key] for m in METHODS], width,
-                   label='%dD' % ndim)
-        ax.set_xticks(np.arange(len(METHODS)) + width * (len(all_results) - 1) / 2)
-        ax.set_xticklabels(METHODS, rotation=30, fontsize=8, ha='right')
-        ax.set_title(key, fontsize=9)
-        ax.legend(fontsize=8)
+            img = examples.get('%s|%s|%s' % (n, m, view))
+            if img is None:
+                continue
+            ax.imshow(img, cmap='magma', vmin=lo, vmax=hi, aspect='auto' if view == 'XZ' else 'equal',
+                      interpolation='nearest')
+            metric = report['sets'][n].get('metrics', {}).get(m)
+            title = m if r == 0 else ''
+            ax.set_title(title + ('\n' if title else '') + ('%.2f dB' % metric['psnr_normalized'] if metric else ''),
+                         fontsize=7)
+        axes[r, 0].text(-0.1, 0.5, '%s %s' % (n, view), transform=axes[r, 0].transAxes, rotation=90, va='center',
+                        ha='right', fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=70)
+    fig.savefig(os.path.join(out, 'quality_synthetic.png'), dpi=70)
+    plt.close(fig)
+
+
+def save(report, path):
+    with open(path + '.tmp', 'w') as f:
+        json.dump(report, f, indent=1)
+    os.replace(path + '.tmp', path)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--setting', choices=sorted(SETTINGS), default='cpu')
-    p.add_argument('--ndim', type=int, nargs='+', choices=(2, 3), default=[2, 3])
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default=os.path.dirname(os.path.abspath(__file__)))
+    p.add_argument('--sets', nargs='+', default=list(SETS), choices=list(SETS))
+    p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
+    p.add_argument('--seeds', type=int, default=3)
+    p.add_argument('--out', default=HERE)
     a = p.parse_args()
-    results, examples = {}, {}
-    t = time.perf_counter()
-    with tempfile.TemporaryDirectory() as basedir:
-        for ndim in a.ndim:
-            results[ndim], examples[ndim] = run(ndim, a.setting, a.seed, basedir)
-            results[ndim]['goals'] = goals(results[ndim]['metrics'])
-    report = dict(benchmark='restoration quality on synthetic data with ground truth', setting=a.setting,
-                  parameters=SETTINGS[a.setting], seed=a.seed, wall_seconds=time.perf_counter() - t,
-                  results={'%dD' % k: v for k, v in results.items()})
-    with open(os.path.join(a.out, 'quality_synthetic.json'), 'w') as f:
-        json.dump(report, f, indent=2, default=str)
-    figure(examples, results, os.path.join(a.out, 'quality_synthetic.png'))
-    for ndim, res in results.items():
-        print('\n%dD (mean over %d test images)' % (ndim, res['n_test_images']))
-        print('%-16s' % 'method' + ''.join('%20s' % k for k in KEYS))
-        for m in METHODS:
-            print('%-16s' % m + ''.join('%20.4f' % res['metrics'][m][k] for k in KEYS))
-        for goal, ok in res['goals'].items():
-            print('  %-50s %s' % (goal, 'yes' if ok else 'NO'))
+    path = os.path.join(a.out, 'quality_synthetic.json')
+    report = dict(benchmark='restoration quality on synthetic data with ground truth', data=DATA, sets={})
+    if os.path.exists(path):
+        with open(path) as f:
+            report = json.load(f)
+    for name in a.sets:
+        s = SETS[name]
+        axes = 'YX' if s['ndim'] == 2 else 'ZYX'
+        entry = report['sets'].setdefault(name, dict(parameters=s, runs={}))
+        for seed in range(a.seeds):
+            d = None
+            for method in a.methods:
+                if s['ndim'] == 2 and method == 'c2GAN 2D, plane by plane':
+                    continue
+                if str(seed) in entry['runs'].get(method, {}) or (method not in LEARNED and seed > 0):
+                    continue
+                d = d or data_of(name, seed)
+                print('%s: %s, seed %d' % (name, method, seed), flush=True)
+                with tempfile.TemporaryDirectory() as basedir:
+                    outputs, seconds = outputs_of(method, d, axes, seed, basedir)
+                scores = [evaluate(gt, o, x) for x, gt, o in zip(d['test_A'], d['test_GT'], outputs)]
+                entry['runs'].setdefault(method, {})[str(seed)] = dict(
+                    metrics={k: float(np.mean([sc[k] for sc in scores])) for k in KEYS}, train_seconds=seconds)
+                aggregate(entry)
+                if seed == 0:
+                    save_example(a.out, name, method, outputs[0])
+                    save_example(a.out, name, 'ground truth', d['test_GT'][0])
+                save(report, path)
+                print('  ' + '  '.join('%s %.4f' % (k, v) for k, v in
+                                       entry['runs'][method][str(seed)]['metrics'].items()), flush=True)
+    figure(report, a.out)
 
 
 if __name__ == '__main__':

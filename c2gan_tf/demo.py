@@ -74,6 +74,6 @@ def _write_results(outdir, axes, images, result):
         tifffile.imwrite(os.path.join(outdir, name + '.tif'), img, imagej=True, metadata={'axes': axes})
     with open(os.path.join(outdir, 'metrics.json'), 'w') as f:
         json.dump(result, f, indent=2)
-    fig = plot_restoration(list(images.values()), ['input (A)', 'c2GAN restored', 'ground truth'])
+    fig = plot_restoration(list(images.values()), ['input (A)', 'c2GAN restored', 'ground truth'], planes=True)
     fig.savefig(os.path.join(outdir, 'demo.png'), dpi=80)
     plt.close(fig)

@@ -3,7 +3,7 @@
 import numpy as np
 from csbdeep.utils import plot_some
 
-__all__ = ['plot_some', 'plot_history', 'plot_histograms', 'plot_restoration', 'display']
+__all__ = ['plot_some', 'plot_history', 'plot_histograms', 'plot_restoration', 'display', 'sections']
 
 #: Default panels of :func:`plot_history`: generator losses, discriminator loss, schedules.
 HISTORY_PANELS = (('adv', 'cycle', 'struct', 'identity'), ('disc',), ('lr', 'struct_weight'))
@@ -93,8 +93,20 @@ def plot_histograms(images, labels, ax=None, bins=256, saturation=None):
     return ax
 
 
-def plot_restoration(images, titles, pmin=0.5, pmax=99.9, histograms=True, figsize=None):
+def sections(volume):
+    """The middle XY plane and the middle XZ section of a ZYX volume (float32)."""
+    v = np.asarray(volume, np.float32)
+    return v[v.shape[0] // 2], v[:, v.shape[1] // 2]
+
+
+def plot_restoration(images, titles, pmin=0.5, pmax=99.9, histograms=True, figsize=None, planes=False):
     """Images side by side (3D as maximum projections), each with its own percentile display range.
+
+    Parameters
+    ----------
+    planes : bool
+        3D: show each volume's middle XY plane and, below it, its middle XZ section (true to the Z step: rows
+        of voxels), instead of a maximum projection, so that what happens along Z shows.
 
     Returns
     -------
@@ -102,15 +114,19 @@ def plot_restoration(images, titles, pmin=0.5, pmax=99.9, histograms=True, figsi
     """
     import matplotlib.pyplot as plt
     n = len(images)
-    rows = 2 if histograms else 1
+    views = [sections(img) if planes and np.ndim(img) == 3 else (img,) for img in images]
+    n_view = max(len(v) for v in views)
+    rows = n_view + (1 if histograms else 0)
     fig = plt.figure(figsize=figsize or (4 * n, 4 * rows + (0.5 if histograms else 0)))
-    for i, (img, title) in enumerate(zip(images, titles)):
-        ax = fig.add_subplot(rows, n, i + 1)
-        view, vmin, vmax = display(img, pmin, pmax)
-        ax.imshow(view, cmap='magma', vmin=vmin, vmax=vmax)
-        ax.set_title(title)
-        ax.axis('off')
+    for i, (shown, title) in enumerate(zip(views, titles)):
+        for r, img in enumerate(shown):
+            ax = fig.add_subplot(rows, n, r * n + i + 1)
+            view, vmin, vmax = display(img, pmin, pmax)
+            ax.imshow(view, cmap='magma', vmin=vmin, vmax=vmax, interpolation='nearest',
+                      aspect='auto' if r == 1 else 'equal')
+            ax.set_title(title if r == 0 else title + ' (XZ)')
+            ax.axis('off')
     if histograms:
-        plot_histograms(images, titles, ax=fig.add_subplot(rows, 1, 2))
+        plot_histograms(images, titles, ax=fig.add_subplot(rows, 1, rows))
     fig.tight_layout()
     return fig

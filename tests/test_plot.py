@@ -37,3 +37,13 @@ def test_plot_restoration_shows_2d_and_3d_as_projections_with_percentile_ranges(
         np.testing.assert_allclose(shown.get_clim(), np.percentile(view.astype(np.float32), [1, 99]), rtol=1e-6)
     labels = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
     assert labels == ['a', 'b'] and fig.axes[2].get_yscale() == 'log'  # the histograms below
+
+
+def test_plot_restoration_shows_an_xy_plane_and_an_xz_section_of_volumes():
+    rng = np.random.default_rng(1)
+    volume = rng.random((6, 16, 20))
+    fig = plot.plot_restoration([volume, volume * 2], ['input', 'restored'], planes=True)
+    assert [ax.get_title() for ax in fig.axes[:4]] == ['input', 'input (XZ)', 'restored', 'restored (XZ)']
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), volume[3], rtol=1e-6)
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), volume[:, 8], rtol=1e-6)
+    assert fig.axes[1].images[0].get_array().shape == (6, 20)
