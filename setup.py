@@ -4,7 +4,7 @@ version = {}
 exec(open('c2gan_tf/version.py').read(), version)
 
 setup(
-    name='c2gan_tf',
+    name='c2gan-tf',
     version=version['__version__'],
     description='Unsupervised fluorescence image restoration with c2GAN (content-preserving CycleGAN), '
                 'TensorFlow 2 / Keras 3, in the style of CSBDeep',
@@ -31,7 +31,7 @@ setup(
         'ome-zarr>=0.11',
     ],
     extras_require={
-        'test': ['pytest>=7', 'pytest-timeout', 'pytest-qt', 'scikit-image', 'hypothesis', 'nbmake'],
+        'test': ['pytest>=7', 'pytest-timeout', 'pytest-xdist', 'pytest-qt', 'scikit-image', 'hypothesis', 'nbmake'],
         # the plugin (widgets, sample data; c2gan_tf/napari/napari.yaml) with napari and a Qt binding
         'napari': ['napari[pyqt5]>=0.5', 'npe2'],
         'bioimageio': [
@@ -48,5 +48,5 @@ setup(
     },
     package_data={'c2gan_tf': ['napari/napari.yaml']},
     entry_points={'console_scripts': ['c2gan = c2gan_tf.cli:main'],
-                  'napari.manifest': ['c2gan_tf = c2gan_tf.napari:napari.yaml']},
+                  'napari.manifest': ['c2gan-tf = c2gan_tf.napari:napari.yaml']},
 )

@@ -286,8 +286,9 @@ class Config(BaseConfig):
         r['train_patch_size'] = ((isinstance(self.train_patch_size, (tuple, list))
                                   and len(self.train_patch_size) == self.n_dim
                                   and all(is_int(p, 2 * d) and p % d == 0 for p, d in zip(self.train_patch_size, div_by))),
-                                 '%d sizes, multiples of %s and at least twice that (pool ** unet_n_depth)'
-                                 % (self.n_dim, ', '.join(map(str, div_by))))
+                                 '%d sizes, each a multiple of %s and at least twice that (pool ** unet_n_depth)'
+                                 % (self.n_dim, div_by[0] if len(set(div_by)) == 1
+                                    else ', '.join(map(str, div_by)) + ' along the spatial axes'))
         for key in ('train_epochs', 'train_steps_per_epoch', 'train_batch_size'):
             r[key] = is_int(getattr(self, key), 1), 'an integer >= 1'
         r['train_learning_rate'] = is_num(self.train_learning_rate, 0, strict_low=True), 'a number > 0'

@@ -35,9 +35,9 @@ def main():
         without_opengl()
     viewer = napari.Viewer(show=False)
     app = QApplication.instance()
-    viewer.open_sample('c2gan_tf', 'synthetic_pair')
+    viewer.open_sample('c2gan-tf', 'synthetic_pair')
     with tempfile.TemporaryDirectory() as tmp:
-        train = viewer.window.add_plugin_dock_widget('c2gan_tf', 'Train')[1]
+        train = viewer.window.add_plugin_dock_widget('c2gan-tf', 'Train')[1]
         train.basedir.set_folder(os.path.join(tmp, 'models'))
         train.patch_size.setText('64 64')
         for key, value in dict(n_patches=16, unet_n_first=16, train_batch_size=4, train_epochs=3,
@@ -45,7 +45,7 @@ def main():
             train.spins[key].setValue(value)
         train.train_button.click()
         wait(app, train)
-        restore = viewer.window.add_plugin_dock_widget('c2gan_tf', 'Restore and export')[1]
+        restore = viewer.window.add_plugin_dock_widget('c2gan-tf', 'Restore and export')[1]
         restore.model_folder.set_folder(os.path.join(tmp, 'models', 'c2gan'))
         restore.image.setCurrentText('degraded (A)')
         restore.tiles.setText('1 2 2')

@@ -104,7 +104,7 @@ CASES = [
     (('train', '{f}/p.npz', '--name', 'new', '--basedir', '{f}/models', '--set', 'unet_n_first=abc'), 'train',
      ["unet_n_first='abc' (an integer >= 1)"]),
     (('train', '{f}/p.npz', '--name', 'new', '--basedir', '{f}/models', '--set', 'train_patch_size=[30,32]'), 'train',
-     ['train_patch_size=(30, 32)', 'multiple of 4']),
+     ['train_patch_size=(30, 32)', 'a multiple of 4']),
     (('train', '{f}/missing.npz', '--name', 'new'), 'train', ['patches file not found', 'missing.npz']),
     # damaged model folders
     (('predict', '{damaged:notjson}', '{f}/in/cell.t1.tif', '--outdir', '{f}/out_x'), 'predict',

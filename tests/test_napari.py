@@ -31,7 +31,7 @@ def headless_gl(monkeypatch, tmp_path):
 
 def dock(viewer, name):
     """A widget of the plugin, opened the way the Plugins menu opens it (through the manifest)."""
-    return viewer.window.add_plugin_dock_widget('c2gan_tf', name)[1]
+    return viewer.window.add_plugin_dock_widget('c2gan-tf', name)[1]
 
 
 def wait_done(qtbot, widget):
@@ -51,7 +51,7 @@ def test_axes_guesses_and_tiles():
 
 def test_sample_data_opens_from_the_manifest(make_napari_viewer):
     viewer = make_napari_viewer()
-    viewer.open_sample('c2gan_tf', 'synthetic_pair')
+    viewer.open_sample('c2gan-tf', 'synthetic_pair')
     a, b = viewer.layers['degraded (A)'].data, viewer.layers['good (B)'].data
     assert a.shape == b.shape == (4, 256, 256) and a.dtype == np.uint16
     assert np.percentile(b, 99.9) > 2 * np.percentile(a, 99.9)  # the good images are brighter, sharper
@@ -153,7 +153,7 @@ def test_export_buttons_write_fiji_and_bioimageio_files(make_napari_viewer, qtbo
 
 def test_train_widget_trains_stops_and_resumes(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     viewer = make_napari_viewer()
-    viewer.open_sample('c2gan_tf', 'synthetic_pair')
+    viewer.open_sample('c2gan-tf', 'synthetic_pair')
     widget = dock(viewer, 'Train')
     assert widget.sources['A'].currentText() == 'degraded (A)' and widget.sources['B'].currentText() == 'good (B)'
     widget.basedir.set_folder(str(tmp_path))

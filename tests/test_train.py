@@ -123,12 +123,13 @@ def test_mixed_precision_computes_in_float16_with_float32_weights_and_outputs(tm
         convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
         assert all(layer.compute_dtype == 'float16' and layer.variable_dtype == 'float32' for layer in convs)
         assert net.output.dtype == 'float32'
-    history = model.train(random_patches(c, 4), random_patches(c, 4, seed=1), epochs=2, steps_per_epoch=2)
+    history = model.train(random_patches(c, 4), random_patches(c, 4, seed=1), epochs=3, steps_per_epoch=4)
     assert isinstance(t.gen_optimizer, keras.optimizers.LossScaleOptimizer)
     assert all(np.isfinite(v).all() for v in history.history.values())
-    # dynamic loss scaling: steps whose float16 gradients overflow are skipped while the scale comes down
-    assert 1 <= int(t.gen_optimizer.iterations.numpy()) <= 4
-    skipped = 4 - int(t.gen_optimizer.iterations.numpy())
+    # dynamic loss scaling: steps whose float16 gradients overflow are skipped while the scale comes down from
+    # 2 ** 15 (how many depends on the initial weights; 12 steps leave room for at least one to be applied)
+    assert 1 <= int(t.gen_optimizer.iterations.numpy()) <= 12
+    skipped = 12 - int(t.gen_optimizer.iterations.numpy())
     assert float(t.gen_optimizer.dynamic_scale.numpy()) == 2.0 ** (15 - skipped)
     out = model.predict(np.random.default_rng(0).random((40, 24), np.float32), 'YX')
     assert out.dtype == np.float32 and out.shape == (40, 24) and np.isfinite(out).all()
