@@ -32,6 +32,10 @@ CANDIDATES = {
     'constant structure': dict(struct_decay='constant', lambda_identity=0.0),
     'constant structure + identity': dict(struct_decay='constant', lambda_identity=5.0),
     'exp decay to a floor of 0.2': dict(struct_decay='exp', struct_floor=0.2, lambda_identity=0.0),
+    # instance normalisation in the discriminators removes each feature map's scale per patch: they cannot see how
+    # bright the output is, only its shapes
+    'floor 0.2, discriminators without instance norm': dict(struct_decay='exp', struct_floor=0.2,
+                                                            lambda_identity=0.0, disc_norm='none'),
     'no structure (CycleGAN)': dict(struct_rho0=0.0, lambda_identity=0.0),
 }
 

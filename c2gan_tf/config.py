@@ -73,7 +73,8 @@ class Config(BaseConfig):
     struct_tau : float or None
         Time constant of the decay in steps; ``None`` (default) uses a sixth of all training steps.
     struct_floor : float
-        Fraction of ``struct_rho0`` below which the decaying weight never falls (default 0: it decays towards 0).
+        Fraction of ``struct_rho0`` below which the decaying weight never falls (default 0.2; 0: it decays towards
+        0 and a trained c2GAN ends as a plain CycleGAN). Chosen on development data (``benchmarks/recipe.py``).
     struct_threshold_A, struct_threshold_B : float or None
         Saliency threshold of each domain on normalised intensities; ``None`` (default) chooses B's by Otsu's
         method on its smoothed training data, and A's so that as large a fraction of A's smoothed training data
@@ -144,7 +145,7 @@ class Config(BaseConfig):
         self.struct_rho0 = 5.0
         self.struct_decay = 'exp'
         self.struct_tau = None
-        self.struct_floor = 0.0
+        self.struct_floor = 0.2
         for d in DOMAINS:
             setattr(self, 'struct_threshold_' + d, None)
             setattr(self, 'struct_polarity_' + d, None)
