@@ -60,12 +60,14 @@ class Config(BaseConfig):
     unet_last_activation : str
         ``'linear'`` (default; nothing saturates) or ``'relu'``.
     disc_n_filters, disc_n_layers, disc_kern_size : int
-        PatchGAN discriminator: filters of the first layer (64), strided layers (3, the 70x70 PatchGAN in 2D),
-        kernel size (4).
+        PatchGAN discriminator: filters of the first layer (64), strided layers (3 in 2D, the 70x70 PatchGAN; 2 in
+        3D, where three let the discriminators win outright and the generators stay at the identity), kernel size
+        (4).
     disc_norm : str
         ``'instance'`` (default) or ``'none'``: normalisation in the discriminators.
     lambda_cycle, lambda_identity : float
-        Weights of the cycle (10) and identity (0) losses.
+        Weights of the cycle (10 in 2D, 2 in 3D, where 10 held the generators at the identity; see
+        ``benchmarks/recipe_3d.py``) and identity (0) losses.
     struct_rho0 : float
         Initial weight of the structural (saliency) loss (5). 0 turns c2GAN into plain CycleGAN.
     struct_decay : str
@@ -136,11 +138,11 @@ class Config(BaseConfig):
         self.unet_last_activation = 'linear'
 
         self.disc_n_filters = 64
-        self.disc_n_layers = 3
+        self.disc_n_layers = 3 if self.n_dim == 2 else 2
         self.disc_kern_size = 4
         self.disc_norm = 'instance'
 
-        self.lambda_cycle = 10.0
+        self.lambda_cycle = 10.0 if self.n_dim == 2 else 2.0
         self.lambda_identity = 0.0
         self.struct_rho0 = 5.0
         self.struct_decay = 'exp'

@@ -43,8 +43,8 @@ def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0,
     data = synthetic.generate(ndim, shape, n_a=n_images, n_b=n_images, n_test=1, seed=seed)
 
     config = Config(axes, unet_n_depth=2, unet_n_first=8 if tiny else 16, disc_n_filters=8 if tiny else 32,
-                    disc_n_layers=2 if tiny else 3, train_patch_size=patch, train_batch_size=4 if ndim == 2 else 2,
-                    train_epochs=epochs, train_steps_per_epoch=steps_per_epoch, train_seed=seed)
+                    train_patch_size=patch, train_batch_size=4 if ndim == 2 else 2, train_epochs=epochs,
+                    train_steps_per_epoch=steps_per_epoch, train_seed=seed, **({'disc_n_layers': 2} if tiny else {}))
     X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(data['A'], data['B'], axes), patch, 32,
                                                  normalization=(config.norm_pmin, config.norm_pmax), seed=seed)
 
