@@ -63,12 +63,26 @@ def gan_config(axes, seed, **kwargs):
     return Config(axes, train_seed=seed, train_tensorboard=False, **dict(sizes, **kwargs))
 
 
-def train_gan(images_a, images_b, axes, seed, basedir, name, n_patches=DATA['n_patches'], **kwargs):
+def plane_patches(d, patch_size, seed, n_patches=4):
+    """2D patches of the planes of each domain's volumes, each volume normalised as a whole (as prediction of a
+    stack normalises it), ``n_patches`` per plane; and the volumes' intensity ranges."""
+    from c2gan_tf.data import UnpairedData, create_unpaired_patches, intensity_stats, normalize_images
+    planes = {k: [p for v in normalize_images([v[..., np.newaxis] for v in d[k]]) for p in v[..., 0]] for k in 'AB'}
+    X_A, X_B, _, _ = create_unpaired_patches(UnpairedData.from_arrays(planes['A'], planes['B'], 'YX'), patch_size,
+                                             n_patches, normalization=None, seed=seed, verbose=False)
+    return X_A, X_B, {k: intensity_stats(d[k]) for k in 'AB'}
+
+
+def train_gan(images_a, images_b, axes, seed, basedir, name, planes=False, **kwargs):
     from c2gan_tf import C2GAN
     from c2gan_tf.data import UnpairedData, create_unpaired_patches
     config = gan_config(axes, seed, **kwargs)
-    X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(images_a, images_b, axes),
-                                                 config.train_patch_size, n_patches, seed=seed, verbose=False)
+    if planes:
+        X_A, X_B, stats = plane_patches(dict(A=images_a, B=images_b), config.train_patch_size, seed)
+    else:
+        X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(images_a, images_b, axes),
+                                                     config.train_patch_size, DATA['n_patches'], seed=seed,
+                                                     verbose=False)
     model = C2GAN(config, name, basedir)
     t = time.perf_counter()
     model.train(X_A, X_B, intensity_stats=stats)
@@ -123,8 +137,7 @@ def outputs_of(method, d, axes, seed, basedir):
         normalizer = DomainNormalizer(stats_b['low'], stats_b['high'])
         return [model.predict(x, axes, normalizer=normalizer) for x in d['test_A']], seconds
     if method == 'c2GAN 2D, plane by plane':
-        planes = {k: [p for v in d[k] for p in v] for k in 'AB'}  # 4 patches per plane: as many pixels as in 3D
-        model, seconds = train_gan(planes['A'], planes['B'], 'YX', seed, basedir, 'c2gan_2d', n_patches=4)
+        model, seconds = train_gan(d['A'], d['B'], 'YX', seed, basedir, 'c2gan_2d', planes=True)
     else:
         model, seconds = train_gan(d['A'], d['B'], axes, seed, basedir, method,
                                    **({'struct_rho0': 0.0} if method == 'CycleGAN' else {}))

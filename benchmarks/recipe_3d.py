@@ -24,9 +24,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 #: Development volumes: shape, Z step and axial PSF ratio of each set.
 SETS = {'3d': dict(shape=(32, 128, 128), z_step=1, axial_ratio=2.0),
         '3d-anisotropic': dict(shape=(16, 128, 128), z_step=3, axial_ratio=3.0)}
-#: The demo's 3D settings before this choice (2026-12-01), every candidate changes some of them.
-BASE = dict(unet_n_depth=2, unet_n_first=16, disc_n_filters=32, disc_n_layers=3, train_patch_size=(16, 32, 32),
-            train_batch_size=2, train_epochs=8, train_steps_per_epoch=100, train_tensorboard=False)
+#: The demo's 3D settings before this choice (2026-12-01; the package's defaults of the time for the rest: cycle
+#: weight 10, structural weight decaying to 0), every candidate changes some of them.
+BASE = dict(unet_n_depth=2, unet_n_first=16, disc_n_filters=32, disc_n_layers=3, lambda_cycle=10.0, struct_floor=0.0,
+            train_patch_size=(16, 32, 32), train_batch_size=2, train_epochs=8, train_steps_per_epoch=100,
+            train_tensorboard=False)
 CANDIDATES = {
     'old demo settings': {},
     'D with 2 strided layers': dict(disc_n_layers=2),
@@ -36,6 +38,11 @@ CANDIDATES = {
                                                          unet_pool=(1, 2, 2)),
     'D 2 layers, cycle weight 2': dict(disc_n_layers=2, lambda_cycle=2.0),
     'D 2 layers, 16 filters, cycle weight 2': dict(disc_n_layers=2, disc_n_filters=16, lambda_cycle=2.0),
+    'D 2 layers, cycle weight 1': dict(disc_n_layers=2, lambda_cycle=1.0),
+    'D 2 layers, cycle weight 2, learning rate 5e-4': dict(disc_n_layers=2, lambda_cycle=2.0,
+                                                         train_learning_rate=5e-4),
+    # a 2D model trained on the volumes' planes and applied plane by plane (the 2D CPU setting)
+    '2D model on planes': dict(plane_model=True, unet_kern_size=5, train_patch_size=(64, 64), train_batch_size=4),
 }
 
 
@@ -67,9 +74,15 @@ def run(name, cand, seed, basedir):
     from c2gan_tf.data import UnpairedData, create_unpaired_patches
     d = dev_data(name, seed)
     settings = dict(BASE, train_seed=seed, **CANDIDATES[cand])
-    X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(d['A'], d['B'], 'ZYX'),
-                                                 settings['train_patch_size'], 32, seed=seed, verbose=False)
-    model = C2GAN(Config('ZYX', **settings), 'm', basedir)
+    if settings.pop('plane_model', False):  # a 2D model: patches of the planes of each volume, normalised as a whole
+        from quality_synthetic import plane_patches
+        X_A, X_B, stats = plane_patches(d, settings['train_patch_size'], seed)
+        axes = 'YX'
+    else:
+        axes = 'ZYX'
+        X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(d['A'], d['B'], 'ZYX'),
+                                                     settings['train_patch_size'], 32, seed=seed, verbose=False)
+    model = C2GAN(Config(axes, **settings), 'm', basedir)
     pairs = list(zip(d['test_A'], d['test_GT']))
     callback = curve_callback(model, pairs)
     t = time.perf_counter()
