@@ -21,6 +21,7 @@ from csbdeep.data import NoResizer, Normalizer
 from csbdeep.utils import axes_check_and_normalize, normalize_mi_ma
 from dask.callbacks import Callback
 
+from .io import Clipping, apply_conversion, output_dtype, plan_conversion
 from .prepare import target_range, to_domain_units
 
 #: Axis types and OME-NGFF units of the axes written to OME-Zarr.
@@ -228,7 +229,7 @@ def halo(model, axes):
 
 
 def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=None, scheduler=None,
-                   n_levels=None, progress=True):
+                   n_levels=None, progress=True, dtype='float32', rescale=True):
     """Restore an image larger than memory block by block into OME-Zarr; resumable.
 
     Parameters
@@ -238,7 +239,7 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     source : str or dask.array.Array
         OME-Zarr, Zarr or TIFF path (see :func:`open_image`), or a Dask array with ``axes``.
     out : str
-        The OME-Zarr folder written (float32, the input's axes in OME order, its pixel sizes).
+        The OME-Zarr folder written (the input's axes in OME order, its pixel sizes, ``dtype``).
     axes : str or None
         Axes of the input; by default from its metadata.
     direction : str
@@ -252,6 +253,14 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
         Levels of the multiscale pyramid (YX halved at each); by default down to about 256 pixels.
     progress : bool
         A progress bar with ETA over the blocks.
+    dtype : str or numpy.dtype
+        Data type of the output: ``'float32'`` (default), ``'uint16'``, ``'uint8'``, ... or ``'same'`` (the
+        input's), converted as :func:`c2gan_tf.io.convert_dtype` converts a TIFF output: integers rounded, and
+        mapped linearly into the type's range when more than a small fraction would be clipped (``rescale``;
+        ``False`` clips). How it was converted is in the group's attributes (``c2gan_conversion``: ``dtype``,
+        ``scale`` and ``offset`` with value = pixel * scale + offset, pixels clipped); :func:`conversion_of`
+        reads it.
+    rescale : bool
 
     Returns
     -------
@@ -264,6 +273,7 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
         x, axes, spacing = open_image(str(source), axes)
     else:
         x, axes, spacing = source, axes_check_and_normalize(axes, source.ndim), {}
+    dtype = output_dtype(dtype, like=x.dtype)
     x = x.rechunk(block_sizes(model, axes, x.shape, block_size))
     model_key = os.path.abspath(str(model.logdir)) if model.basedir is not None else 'memory-%d' % id(model)
     _models[model_key] = model  # this process uses the object given, never an older one of the same folder
@@ -274,7 +284,8 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     todo = [b for b in np.ndindex(*restored.numblocks) if not os.path.exists(_marker(done, b))]
     if todo:
         _compute(restored, todo, partial, done, scheduler, progress)
-    _write_ome_zarr(da.from_zarr(partial), axes, spacing, out, n_levels)
+    y, conversion = _converted(da.from_zarr(partial), dtype, rescale)
+    _write_ome_zarr(y, axes, spacing, out, n_levels, conversion)
     shutil.rmtree(partial)
     shutil.rmtree(done)
     return out
@@ -385,7 +396,27 @@ def _prepare(out, job, x):
     return partial, done
 
 
-def _write_ome_zarr(y, axes, spacing, out, n_levels):
+def _converted(y, dtype, rescale):
+    """The restored image (a Dask array) in ``dtype``, converted as a whole-image TIFF output is (one pass over it
+    for the counts and extremes, then block by block), and its :class:`c2gan_tf.io.Clipping` record."""
+    import dask
+    if not np.issubdtype(dtype, np.integer):
+        return y.astype(dtype), Clipping(dtype, n=y.size)
+    info = np.iinfo(dtype)
+    rounded = y.map_blocks(np.rint)
+    stats = dask.compute((rounded < info.min).sum(), (rounded > info.max).sum(), y.min(), y.max())
+    clipping = plan_conversion(dtype, y.size, *stats, rescale=rescale)
+    return y.map_blocks(apply_conversion, clipping=clipping, dtype=dtype), clipping
+
+
+def conversion_of(out):
+    """How :func:`predict_blocks` converted the output ``out`` to its data type (a :class:`c2gan_tf.io.Clipping`)."""
+    import zarr
+    c = dict(zarr.open_group(str(out), mode='r').attrs['c2gan_conversion'])
+    return Clipping(np.dtype(c.pop('dtype')), **c)
+
+
+def _write_ome_zarr(y, axes, spacing, out, n_levels, conversion):
     """Write a restored image as OME-Zarr: axes in OME order (TCZYX), a YX pyramid, pixel sizes and units."""
     import zarr
     from ome_zarr.writer import write_image
@@ -398,3 +429,6 @@ def _write_ome_zarr(y, axes, spacing, out, n_levels):
     root = zarr.open_group(str(out), mode='w')
     write_image(y, root, axes=order.lower(), scale_factors=tuple(2 ** i for i in range(1, n_levels)),
                 scale=scale or None, axes_units={a: unit for a in scale} if unit else None, name='restored')
+    root.attrs['c2gan_conversion'] = dict(dtype=conversion.dtype.name, scale=conversion.scale,
+                                          offset=conversion.offset, n_below=conversion.n_below,
+                                          n_above=conversion.n_above, n=conversion.n)

@@ -257,15 +257,25 @@ def _with_file(error, f):
     return message if str(f) in message else '%s: %s' % (f, message)
 
 
+def _warn_of_clipping(out, clipping):
+    from .io import CLIP_TOLERANCE
+    if clipping.fraction > CLIP_TOLERANCE:
+        print('c2gan predict: warning: %s: %.2f %% of the pixels were clipped to the range of %s (leave out --clip '
+              'to map the image into the range instead)' % (out, 100 * clipping.fraction, clipping.dtype),
+              file=sys.stderr)
+
+
 def _restore_file(model, f, out, args):
     """Restore one input into ``out`` (written to a temporary name, then renamed); the line to print."""
     from .atomic import atomic_path
-    from .io import CLIP_TOLERANCE, axes_of, read_image, write_image
+    from .io import axes_of, read_image, write_image
     if out.suffix == '.zarr':
-        from .blocks import predict_blocks
+        from .blocks import conversion_of, predict_blocks
         predict_blocks(model, str(f), str(out), axes=args.axes, direction=args.direction, block_size=args.block_size,
-                       scheduler=args.scheduler)
-        return '%s -> %s' % (f, out)
+                       scheduler=args.scheduler, dtype=args.dtype, rescale=not args.clip)
+        clipping = conversion_of(out)
+        _warn_of_clipping(out, clipping)
+        return '%s -> %s (%s)' % (f, out, clipping)
     img, info = read_image(f)
     axes = axes_of(info, args.axes, f, img.ndim)
     restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction, return_qc=args.qc)
@@ -275,10 +285,7 @@ def _restore_file(model, f, out, args):
             write_image(tmp, qc.map, qc.axes, info)
     with atomic_path(out) as tmp:
         clipping = write_image(tmp, restored, axes, info, dtype=args.dtype, rescale=not args.clip)
-    if clipping.fraction > CLIP_TOLERANCE:
-        print('c2gan predict: warning: %s: %.2f %% of the pixels were clipped to the range of %s (leave out --clip '
-              'to map the image into the range instead)' % (out, 100 * clipping.fraction, clipping.dtype),
-              file=sys.stderr)
+    _warn_of_clipping(out, clipping)
     line = '%s -> %s (%s)' % (f, out, clipping)
     if args.qc:
         s = qc.summary
@@ -499,8 +506,9 @@ def _add_predict(sub):
     p = sub.add_parser('predict', help='restore TIFF or (OME-)Zarr images with a trained model',
                        description='Restore TIFF files (or all matching files in folders), and (OME-)Zarr images. The '
                                    "outputs keep the inputs' axes and pixel size (ImageJ hyperstack, or OME-TIFF for "
-                                   'OME inputs); integer outputs are rounded and clipped to their range, and the '
-                                   'fraction of clipped pixels is reported per file. Zarr inputs (and TIFF with '
+                                   'OME inputs); integer outputs (TIFF and OME-Zarr alike) are rounded, and mapped '
+                                   'into their type\'s range when they do not fit (the mapping stored with the '
+                                   'image; --clip clips instead), as reported per file. Zarr inputs (and TIFF with '
                                    '--format ome-zarr) are restored block by block with Dask into OME-Zarr, never '
                                    'whole in memory; a killed run started again with the same command continues. '
                                    'Stacks and movies that the model\'s axes do not cover are restored plane by '

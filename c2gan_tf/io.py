@@ -223,6 +223,53 @@ class Clipping:
                    100 * self.n_above / max(self.n, 1), info.max))
 
 
+def output_dtype(dtype, like=None):
+    """The NumPy type that an output ``dtype`` names (``'same'``: the type of ``like``, the input's)."""
+    if isinstance(dtype, str) and dtype == 'same':
+        if like is None:
+            raise ValueError("dtype 'same' needs the input's data type")
+        dtype = like
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise ValueError('unknown data type %r (use one of %s)' % (dtype, ', '.join(OUTPUT_DTYPES))) from None
+
+
+def plan_conversion(dtype, n, n_below, n_above, vmin, vmax, rescale=False, tolerance=CLIP_TOLERANCE):
+    """How values become ``dtype``: the :class:`Clipping` record from counts and extremes of the (rounded) values.
+
+    ``n_below`` and ``n_above`` count the rounded values outside an integer type's range, ``vmin`` and ``vmax`` are
+    the values' extremes; with ``rescale`` and more than ``tolerance`` of ``n`` outside, the record maps the values
+    linearly into the range (zero stays zero unless there are negative values). Apply it with
+    :func:`apply_conversion` (to a whole image, or block by block).
+    """
+    clipping = Clipping(dtype, n=n)
+    if not np.issubdtype(dtype, np.integer):
+        return clipping
+    info = np.iinfo(dtype)
+    clipping.n_below, clipping.n_above = int(n_below), int(n_above)
+    if rescale and clipping.fraction > tolerance:
+        low = min(float(vmin), 0.0) if info.min == 0 else float(vmin)
+        span = max(float(vmax) - low, 1e-30)
+        clipping.scale, clipping.offset = span / (info.max - info.min), low - info.min * span / (info.max - info.min)
+        clipping.n_below = clipping.n_above = 0
+    return clipping
+
+
+def apply_conversion(img, clipping):
+    """``img`` in ``clipping.dtype`` as :func:`plan_conversion` planned it: rounded (and mapped) into an integer
+    type's range, clipped there, never wrapped."""
+    dtype = np.dtype(clipping.dtype)
+    if not np.issubdtype(dtype, np.integer):
+        return np.asarray(img).astype(dtype, copy=False)
+    info = np.iinfo(dtype)
+    if clipping.rescaled:
+        values = np.rint((np.asarray(img, np.float64) - clipping.offset) / clipping.scale)
+    else:
+        values = np.rint(img) if not np.issubdtype(img.dtype, np.integer) else img
+    return np.clip(values, info.min, info.max).astype(dtype)
+
+
 def convert_dtype(img, dtype, like=None, rescale=False, tolerance=CLIP_TOLERANCE):
     """An image in another data type; integer types get rounded values, clipped to the type's range, never wrapped.
 
@@ -245,29 +292,15 @@ def convert_dtype(img, dtype, like=None, rescale=False, tolerance=CLIP_TOLERANCE
         The converted image and how many of its values were clipped below and above the type's range (or how it
         was mapped into it).
     """
-    if isinstance(dtype, str) and dtype == 'same':
-        if like is None:
-            raise ValueError("dtype 'same' needs the input's data type")
-        dtype = like
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise ValueError('unknown data type %r (use one of %s)' % (dtype, ', '.join(OUTPUT_DTYPES))) from None
+    dtype = output_dtype(dtype, like)
     img = np.asarray(img)
-    clipping = Clipping(dtype, n=img.size)
     if not np.issubdtype(dtype, np.integer):
-        return img.astype(dtype, copy=False), clipping
+        return img.astype(dtype, copy=False), Clipping(dtype, n=img.size)
     info = np.iinfo(dtype)
     values = np.rint(img) if not np.issubdtype(img.dtype, np.integer) else img
-    below, above = values < info.min, values > info.max
-    clipping.n_below, clipping.n_above = int(below.sum()), int(above.sum())
-    if rescale and clipping.fraction > tolerance:
-        low = min(float(np.min(img)), 0.0) if info.min == 0 else float(np.min(img))
-        span = max(float(np.max(img)) - low, 1e-30)
-        clipping.scale, clipping.offset = span / (info.max - info.min), low - info.min * span / (info.max - info.min)
-        clipping.n_below = clipping.n_above = 0
-        values = np.rint((np.asarray(img, np.float64) - clipping.offset) / clipping.scale)
-    return np.clip(values, info.min, info.max).astype(dtype), clipping
+    clipping = plan_conversion(dtype, img.size, np.sum(values < info.min), np.sum(values > info.max),
+                               np.min(img) if img.size else 0, np.max(img) if img.size else 0, rescale, tolerance)
+    return apply_conversion(img, clipping), clipping
 
 
 def write_image(path, img, axes, info=None, dtype='float32', rescale=False):

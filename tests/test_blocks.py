@@ -143,9 +143,25 @@ def test_cli_restores_a_zarr_into_ome_zarr(tiny_model, tmp_path, capsys):
                      str(tmp_path / 'out'), '--block-size', '32'])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert out.strip().splitlines()[-1] == '%s -> %s' % (tmp_path / 'raw.zarr', tmp_path / 'out' / 'raw.ome.zarr')
+    assert out.strip().splitlines()[-1] == '%s -> %s (float32, not clipped)' % (tmp_path / 'raw.zarr',
+                                                                              tmp_path / 'out' / 'raw.ome.zarr')
     restored, axes, _ = open_image(str(tmp_path / 'out' / 'raw.ome.zarr'))
     assert axes == 'YX' and restored.shape == img.shape and np.isfinite(np.asarray(restored)).all()
+    # integer outputs as TIFF outputs get them: uint8 does not hold domain B's units, so the image is mapped into
+    # its range, the mapping stored with the image and printed
+    code = cli.main(['predict', str(basedir / 'model'), str(tmp_path / 'raw.zarr'), '--axes', 'YX', '--outdir',
+                     str(tmp_path / 'out8'), '--block-size', '32', '--dtype', 'uint8'])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert 'uint8, mapped into its range' in out.strip().splitlines()[-1]
+    from c2gan_tf.blocks import conversion_of
+    from c2gan_tf.io import convert_dtype
+    path = str(tmp_path / 'out8' / 'raw.ome.zarr')
+    as_uint8, c = np.asarray(open_image(path)[0]), conversion_of(path)
+    expected, expected_c = convert_dtype(np.asarray(restored), 'uint8', rescale=True)
+    assert as_uint8.dtype == np.uint8 and c.rescaled and c.scale == pytest.approx(expected_c.scale)
+    assert np.abs(as_uint8.astype(int) - expected).max() <= 1  # float32 rounding at .5
+    np.testing.assert_allclose(as_uint8 * c.scale + c.offset, np.asarray(restored), atol=c.scale)
 
 
 def test_a_model_retrained_in_the_same_folder_is_the_one_used(tmp_path):
