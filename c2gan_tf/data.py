@@ -1,6 +1,5 @@
 """Training data: normalisation, per-domain statistics, unpaired patch sampling, saving and loading patches."""
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -307,7 +306,6 @@ def create_unpaired_patches(data, patch_size, n_patches_per_image, patch_filter=
 
 def _domain_patches(data, d, patch_size, n_patches_per_image, patch_filter, normalization, rng, verbose):
     """Shuffled patches of every image of domain ``d``, each image's normalisation percentiles, filter acceptance."""
-    from csbdeep.data.generate import sample_patches_from_multiple_stacks
     from tqdm.auto import tqdm
     out, ranges, accepted = [], [], []
     for name, img in tqdm(data.images(d), total=len(data.names[d]), desc='patches of domain ' + d,
@@ -320,28 +318,47 @@ def _domain_patches(data, d, patch_size, n_patches_per_image, patch_filter, norm
         if patch_filter is not None:
             accepted.append(patch_acceptance(img, patch_size, patch_filter))
         try:
-            with numpy_global_seed(rng.integers(2 ** 31)):  # CSBDeep's sampler draws from numpy's global generator
-                (p,) = sample_patches_from_multiple_stacks((img,), patch_size + (img.shape[-1],), n_patches_per_image,
-                                                           patch_filter=patch_filter)
+            out.append(sample_patches(img, patch_size, n_patches_per_image, rng, patch_filter))
         except ValueError as e:
-            if 'patch_filter' not in str(e):
-                raise ValueError('%s: %s' % (name, e)) from None
-            raise ValueError('%s: no patch of size %s that holds foreground fits in the image; use smaller '
-                             'patches or no patch filter' % (name, patch_size)) from None
-        out.append(p)
+            raise ValueError('%s: %s' % (name, e)) from None
     X = np.concatenate(out)
     return X[rng.permutation(len(X))], ranges, accepted
 
 
-@contextlib.contextmanager
-def numpy_global_seed(seed):
-    """Seed NumPy's global generator for a block, then put its state back: the caller's random state is untouched."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
+def sample_patches(img, patch_size, n, rng, patch_filter=None):
+    """``n`` random patches of an image, drawn from ``rng`` (no global random state is used).
+
+    As CSBDeep's ``sample_patches_from_multiple_stacks`` samples: positions uniformly among those whose patch lies
+    inside the image and that ``patch_filter`` (a CSBDeep patch filter, e.g. ``no_background_patches()``) accepts,
+    with replacement only when there are fewer such positions than ``n``.
+
+    Parameters
+    ----------
+    img : numpy.ndarray
+        Image, channels last.
+    patch_size : tuple of int
+        Spatial patch size.
+    n : int
+    rng : numpy.random.Generator
+    patch_filter : callable or None
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,) + patch_size + (channels,)``.
+    """
+    size = tuple(patch_size) + (img.shape[-1],)
+    if not all(0 < p <= s for p, s in zip(size, img.shape)):
+        raise ValueError('patches of size %s do not fit in an image of %s' % (tuple(patch_size), img.shape[:-1]))
+    mask = np.ones(img.shape, bool) if patch_filter is None else patch_filter((img,), size)
+    border = tuple(slice(p // 2, s - p + p // 2 + 1) for p, s in zip(size, img.shape))
+    valid = np.nonzero(mask[border])
+    if len(valid[0]) == 0:
+        raise ValueError('no patch of size %s that holds foreground fits in the image; use smaller patches or no '
+                         'patch filter' % (tuple(patch_size),))
+    pick = rng.choice(len(valid[0]), n, replace=len(valid[0]) < n)
+    corners = [v[pick] + b.start - p // 2 for v, b, p in zip(valid, border, size)]
+    return np.stack([img[tuple(slice(c, c + p) for c, p in zip(corner, size))] for corner in zip(*corners)])
 
 
 def save_training_data(file, X_A, X_B, axes, stats=None):

@@ -159,7 +159,7 @@ def test_default_sampling_treats_a_noisy_and_a_clean_copy_of_a_scene_alike():
         data.create_unpaired_patches(unpaired, (32, 32), 4, patch_filter=no_background_patches(), verbose=False)
 
 
-def test_sampling_is_seeded_without_touching_numpy_global_state(rng):
+def test_sampling_is_seeded_without_touching_numpy_global_state(rng, monkeypatch):
     images = UnpairedData.from_arrays([rng.random((40, 40))], [rng.random((40, 40))], 'YX')
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
@@ -169,6 +169,10 @@ def test_sampling_is_seeded_without_touching_numpy_global_state(rng):
     np.testing.assert_array_equal(X_A, again[0])
     np.testing.assert_array_equal(X_B, again[1])
     assert not np.array_equal(X_A, data.create_unpaired_patches(images, (8, 8), 5, seed=8, verbose=False)[0])
+    for name in ('seed', 'choice', 'randint', 'random', 'permutation', 'shuffle', 'get_state', 'set_state'):
+        monkeypatch.setattr(np.random, name, lambda *a, _name=name, **k: pytest.fail('np.random.' + _name + ' used'))
+    third = data.create_unpaired_patches(images, (8, 8), 5, seed=7, verbose=False)  # NumPy's global one not used
+    np.testing.assert_array_equal(X_A, third[0])
 
 
 def test_both_domains_get_one_polarity_chosen_on_domain_b(rng):
@@ -189,3 +193,22 @@ def test_both_domains_get_one_polarity_chosen_on_domain_b(rng):
     assert both['A']['polarity'] == both['B']['polarity'] == -1
     settings['A'].update(polarity=None, threshold=0.5)  # a threshold given is kept
     assert domains_saliency(dict(A=a, B=b), settings)['A']['threshold'] == 0.5
+
+
+def test_patches_are_drawn_where_the_filter_accepts_and_lie_in_the_image(rng):
+    img = rng.random((30, 50, 1)).astype(np.float32)
+    img[:, 25:] += 10  # only the right half is foreground
+    def right_half(datas, size):
+        mask = np.zeros(datas[0].shape, bool)
+        mask[:, 25 + size[1] // 2:] = True  # patches centred there lie in the right half
+        return mask
+    patches = data.sample_patches(img, (8, 6), 200, np.random.default_rng(0), right_half)
+    assert patches.shape == (200, 8, 6, 1) and (patches >= 10).all()
+    windows = np.lib.stride_tricks.sliding_window_view(img[..., 0], (8, 6)).reshape(-1, 48)
+    assert all((windows == p.ravel()).all(axis=1).any() for p in patches[:20, ..., 0])  # each one of the image's
+    whole = data.sample_patches(img, (30, 50), 3, np.random.default_rng(0))  # one position, drawn with replacement
+    assert whole.shape == (3, 30, 50, 1) and (whole == img).all()
+    with pytest.raises(ValueError, match='do not fit'):
+        data.sample_patches(img, (31, 8), 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match='holds foreground'):
+        data.sample_patches(img, (8, 8), 1, np.random.default_rng(0), lambda d, s: np.zeros(d[0].shape, bool))
