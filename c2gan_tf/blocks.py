@@ -166,23 +166,30 @@ def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):
     return np.percentile(values, pmin, axis=1), np.percentile(values, pmax, axis=1)
 
 
-#: Models by folder (or in-memory key), loaded once per process; the lock makes a worker's threads take turns.
-_models, _lock = {}, threading.Lock()
+#: Models by folder (or in-memory key), loaded once per process (a worker's threads share one; its predictions
+#: run side by side, :meth:`C2GAN.predict` changes nothing of the model); the lock only guards loading.
+_models, _loading = {}, threading.Lock()
 
 
 def _model(key):
     """The model of a folder, loaded once per process (workers of a cluster each load it once)."""
-    if key not in _models:
-        from .model import C2GAN
-        _models[key] = C2GAN.from_folder(key)
-    return _models[key]
+    with _loading:
+        if key not in _models:
+            from .model import C2GAN
+            _models[key] = C2GAN.from_folder(key)
+        return _models[key]
+
+
+def clear_models():
+    """Forget the models this process loaded for block prediction (the next blocks load them again)."""
+    with _loading:
+        _models.clear()
 
 
 def _restore_block(block, model_key, axes, normalizer, direction):
     """One block (with its halo) restored."""
-    with _lock:
-        return _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(),
-                                         direction=direction).astype(np.float32)
+    return _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(),
+                                     direction=direction).astype(np.float32)
 
 
 def _store_block(block, partial, region, done):
@@ -276,7 +283,8 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     dtype = output_dtype(dtype, like=x.dtype)
     x = x.rechunk(block_sizes(model, axes, x.shape, block_size))
     model_key = os.path.abspath(str(model.logdir)) if model.basedir is not None else 'memory-%d' % id(model)
-    _models[model_key] = model  # this process uses the object given, never an older one of the same folder
+    with _loading:
+        _models[model_key] = model  # this process uses the object given, never an older one of the same folder
     restored = _restored(model, model_key, x, axes, direction)
     job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
                direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize])

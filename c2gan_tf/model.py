@@ -2,6 +2,7 @@
 
 from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -56,15 +57,18 @@ class DomainNormalizer(PercentileNormalizer):
                 None if scale is None else ((self.high - self.low) * scale).astype(self.dtype, copy=False))
 
 
-class _Tiles:
-    """A network as CSBDeep's tiled prediction uses it (``predict`` of one tile), calling ``callback()`` first."""
+class _Network:
+    """A generator as CSBDeep's prediction calls it (``predict`` of a batch, or of one tile), through a compiled call
+    of the network (one trace for every input size, no ``keras.Model.predict`` input pipeline per call, safe from
+    several threads), calling ``callback()`` first when there is one."""
 
-    def __init__(self, net, callback):
-        self.net, self.callback = net, callback
+    def __init__(self, call, callback=None):
+        self.call, self.callback = call, callback
 
     def predict(self, x, **kwargs):
-        self.callback()
-        return self.net.predict(x, **kwargs)
+        if self.callback is not None:
+            self.callback()
+        return self.call(tf.convert_to_tensor(x, tf.float32)).numpy()
 
 
 class C2GAN(ExportMixin, CARE):
@@ -96,6 +100,7 @@ class C2GAN(ExportMixin, CARE):
     def __init__(self, config, name=None, basedir='.', weights=None):
         self.domain_stats = {}
         self._weights = weights
+        self._calls = {}  # direction: (generator, its compiled call)
         if config is not None:
             if not isinstance(config, Config):
                 raise ValueError('config must be a c2gan_tf.Config (or None to load one), got %s'
@@ -429,15 +434,23 @@ class C2GAN(ExportMixin, CARE):
 
     def _predict_network(self, img, axes, normalizer, resizer, n_tiles, direction, callback):
         """One generator's prediction (whole, tiled or plane by plane), with a normaliser's before and after."""
-        generator = self._generator(direction)
-        keras_model, self.keras_model = self.keras_model, generator if callback is None else _Tiles(generator, callback)
-        try:
-            loop = stack_axes(axes, img.ndim, self.config.axes)
-            if loop:
-                return self._predict_planes(img, axes, loop, normalizer, resizer, n_tiles)
-            return super().predict(img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
-        finally:
-            self.keras_model = keras_model
+        view = self._view(direction, callback)
+        loop = stack_axes(axes, img.ndim, self.config.axes)
+        if loop:
+            return view._predict_planes(img, axes, loop, normalizer, resizer, n_tiles)
+        return CARE.predict(view, img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
+
+    def _view(self, direction, callback=None):
+        """This model as CSBDeep's prediction uses it with the generator of ``direction`` as its ``keras_model``: a
+        shallow copy, so that a prediction changes nothing of ``self`` (predictions may run in several threads)."""
+        net = self._generator(direction)
+        cached = self._calls.get(direction)
+        if cached is None or cached[0] is not net:  # new networks (a model trained or loaded again)
+            cached = self._calls[direction] = (net, tf.function(lambda x: net(x, training=False),
+                                                                reduce_retracing=True))
+        view = copy.copy(self)
+        view.keras_model = _Network(cached[1], callback)
+        return view
 
     def _predict_with_qc(self, img, axes, normalizer, resizer, n_tiles, callback):
         """The restoration and its :class:`c2gan_tf.qc.QC`: G and F on the normalised input, the normaliser's

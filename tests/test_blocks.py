@@ -45,6 +45,10 @@ def test_blocks_of_a_tiff_agree_with_whole_image_prediction_and_keep_pixel_size(
     assert sorted(os.listdir(tmp_path)) == ['in.tif', 'out.ome.zarr']  # nothing left of the run
     meta = zarr.open_group(out).attrs.asdict()['ome']['multiscales'][0]
     assert [a['name'] for a in meta['axes']] == ['y', 'x'] and len(meta['datasets']) == 1
+    from c2gan_tf import blocks
+    assert model in blocks._models.values()  # kept for the next blocks of this process, until emptied
+    blocks.clear_models()
+    assert not blocks._models
 
 
 def test_blocks_3d_and_a_stack_restored_plane_by_plane(tmp_path):

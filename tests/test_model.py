@@ -122,6 +122,21 @@ def test_callback_runs_before_each_tile_of_each_plane_and_can_stop_prediction(ti
     assert len(calls) == 15  # the stopped prediction left no callback behind
 
 
+def test_predictions_in_several_threads_at_once_equal_one_by_one(tiny_model, rng):
+    from concurrent.futures import ThreadPoolExecutor
+    model, _, _ = tiny_model
+    images = [rng.random((48 + 8 * i, 40), np.float32) * 500 for i in range(6)]
+    directions = ['AtoB', 'BtoA'] * 3
+    one_by_one = [model.predict(x, 'YX', direction=d) for x, d in zip(images, directions)]
+    keras_model = model.keras_model
+    with ThreadPoolExecutor(4) as pool:
+        at_once = list(pool.map(lambda a: model.predict(a[0], 'YX', direction=a[1], n_tiles=(2, 1),
+                                                        callback=lambda: None), zip(images, directions)))
+    for x, y in zip(one_by_one, at_once):
+        np.testing.assert_allclose(y, x, rtol=1e-4, atol=1e-4 * np.abs(x).max())
+    assert model.keras_model is keras_model  # predict changes nothing of the model
+
+
 def test_tiled_equals_whole_3d_multichannel_and_axes(tmp_path, rng):
     model, _ = train_tiny(tmp_path, 'ZYXC', n_channel=2, validation=False)
     x = rng.random((2, 12, 40, 24), np.float32)  # CZYX: another axes order than the network's
