@@ -7,7 +7,6 @@ reported at once, in one line. Outputs never replace inputs or each other; batch
 import argparse
 import ast
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -270,7 +269,8 @@ def _restore_file(model, f, out, args):
     from .atomic import atomic_path
     from .io import axes_of, read_image, write_image
     if out.suffix == '.zarr':
-        from .blocks import conversion_of, predict_blocks
+        from .blocks import predict_blocks
+        from .io.zarr import conversion_of
         predict_blocks(model, str(f), str(out), axes=args.axes, direction=args.direction, block_size=args.block_size,
                        scheduler=args.scheduler, dtype=args.dtype, rescale=not args.clip)
         clipping = conversion_of(out)

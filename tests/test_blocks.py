@@ -11,7 +11,8 @@ import pytest
 import tifffile
 import zarr
 
-from c2gan_tf.blocks import FixedNormalizer, open_image, predict_blocks, volume_percentiles
+from c2gan_tf.blocks import FixedNormalizer, predict_blocks, volume_percentiles
+from c2gan_tf.io.zarr import open_image
 from conftest import job, result, train_tiny
 
 
@@ -158,7 +159,7 @@ def test_cli_restores_a_zarr_into_ome_zarr(tiny_model, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert 'uint8, mapped into its range' in out.strip().splitlines()[-1]
-    from c2gan_tf.blocks import conversion_of
+    from c2gan_tf.io.zarr import conversion_of
     from c2gan_tf.io import convert_dtype
     path = str(tmp_path / 'out8' / 'raw.ome.zarr')
     as_uint8, c = np.asarray(open_image(path)[0]), conversion_of(path)
