@@ -81,7 +81,7 @@ class Config(BaseConfig):
         Saliency threshold of each domain on normalised intensities; ``None`` (default) chooses B's by Otsu's
         method on its smoothed training data, and A's so that as large a fraction of A's smoothed training data
         lies above it as of B's above B's: each domain's mask marks its own structure, and both cover alike
-        (:func:`c2gan_tf.data.domains_saliency`).
+        (:func:`c2gan_tf.domains.domains_saliency`).
     struct_polarity_A, struct_polarity_B : int or None
         +1 for bright foreground (fluorescence), -1 for dark; ``None`` (default) chooses one for both domains from
         domain B's data (or takes the other domain's, when that is set): a restoration does not invert contrast.

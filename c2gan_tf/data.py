@@ -7,7 +7,6 @@ from csbdeep.utils import axes_check_and_normalize, axes_dict, normalize
 
 from .config import DOMAINS
 from .io import domain_files, read_image, read_tiff_shape
-from .metrics import otsu_threshold
 from .prepare import channels_last_axes, check_finite, to_network_axes
 
 
@@ -59,71 +58,6 @@ def typical_range(percentiles):
     """``{'low', 'high'}``: the medians of per-image ``(low, high)`` percentile pairs."""
     lows, highs = zip(*percentiles)
     return dict(low=float(np.median(lows)), high=float(np.median(highs)))
-
-
-def auto_saliency(patches, threshold=None, polarity=None, steepness=50.0, sigma=2.0, max_patches=1000, seed=0):
-    """Saliency settings of a domain, filling in what is ``None`` from its normalised training patches.
-
-    The patches' channel mean is smoothed as the structural loss smooths it (a Gaussian of ``sigma`` pixels,
-    :func:`c2gan_tf.losses.gaussian_smooth`); the threshold is Otsu's on these values, so it separates each
-    domain's structure from its background rather than its noise from its noise. The polarity is +1 (bright
-    foreground) when fewer values lie above the threshold than below it, -1 otherwise. Both are estimated on at
-    most ``max_patches`` patches drawn at random (so that memory-mapped data is not read whole).
-
-    Returns
-    -------
-    dict
-        ``threshold``, ``polarity``, ``steepness`` and ``sigma``.
-    """
-    from .losses import gaussian_smooth
-    values = _smoothed_sample(patches, gaussian_smooth, sigma, max_patches, seed)
-    if threshold is None:
-        threshold = otsu_threshold(values)
-    if polarity is None:
-        polarity = 1 if np.mean(values > threshold) <= 0.5 else -1
-    return dict(threshold=float(threshold), polarity=int(polarity), steepness=float(steepness), sigma=float(sigma))
-
-
-def domains_saliency(patches, settings):
-    """Saliency settings of both domains (:func:`auto_saliency`), chosen together.
-
-    - One polarity for both: a restoration does not invert contrast. When neither domain's is set, it is chosen on
-      domain B (the good images, where structure stands out from the background); when one is set, the other
-      takes it. Chosen on each domain alone, a blurred domain A whose smoothed foreground covered more than half of
-      its patches (seen in 3D) got the opposite polarity of B's, and the structural loss asked G to invert its input.
-    - Masks that cover alike: domain B's threshold (unless set) is Otsu's on its smoothed patches; domain A's
-      (unless set) is the one above which the same fraction of A's smoothed patches lies as of B's above B's.
-      Unpaired but similar samples hold about as much structure in either domain, and a restoration G(x) holds what
-      B's images hold; Otsu's threshold on a blurred A instead marked 55 % of a 3D volume where B's marked 1 %, and
-      the structural loss then asked G to spread haze. (On W2S, where both are sharp enough, the two rules agree:
-      33 % and 32 %.)
-
-    Parameters
-    ----------
-    patches : dict
-        ``{'A': X_A, 'B': X_B}``: normalised training patches of each domain.
-    settings : dict
-        ``{'A': {...}, 'B': {...}}``: each domain's settings (:meth:`c2gan_tf.Config.saliency`; ``None`` =
-        automatic).
-    """
-    from .losses import gaussian_smooth
-    settings = {d: dict(settings[d]) for d in DOMAINS}
-    given = [settings[d]['polarity'] for d in ('B', 'A') if settings[d]['polarity'] is not None]
-    b = auto_saliency(patches['B'], **dict(settings['B'], polarity=given[0] if given else None))
-    a = dict(settings['A'], polarity=b['polarity'])
-    if a['threshold'] is None:
-        values = {d: _smoothed_sample(patches[d], gaussian_smooth, settings[d]['sigma']) for d in DOMAINS}
-        fraction = np.mean(b['polarity'] * (values['B'] - b['threshold']) > 0)
-        q = 1 - fraction if b['polarity'] == 1 else fraction
-        a['threshold'] = float(np.quantile(values['A'], q))
-    return dict(A=auto_saliency(patches['A'], **a), B=b)
-
-
-def _smoothed_sample(patches, smooth, sigma, max_patches=1000, seed=0):
-    """The smoothed channel mean of at most ``max_patches`` patches drawn at random (as :func:`auto_saliency`)."""
-    if len(patches) > max_patches:
-        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
-    return np.asarray(smooth(np.asarray(patches, np.float32).mean(axis=-1), sigma))
 
 
 class UnpairedData:

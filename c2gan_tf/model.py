@@ -19,18 +19,18 @@ from csbdeep.utils import axes_check_and_normalize, move_image_axes
 from . import run
 from .atomic import write_json_atomic
 from .config import DOMAINS, Config, UnknownSetting
-from .data import check_patches, domains_saliency
+from .data import check_patches
+from .domains import STATS_FILE, estimate_domain_stats, read_domain_stats, saliency_of, write_domain_stats
 from .export import ExportMixin
 from .folder import CONFIG_FILE, WEIGHTS, other_weights, read_model_config, weights_path
 from .io import convert_dtype
 from .pipeline import distributed, unpaired_dataset, validation_dataset
 from .prepare import check_axes, check_finite, stack_axes, target_range, to_domain_units
-from .qc import QC, domain_quantiles, quality_control
+from .qc import QC, quality_control
 from .train import CycleTrainer, EpochProgress, dynamic_display, optimizers
 
 #: Generator used for each prediction direction.
 DIRECTIONS = {'AtoB': 'G', 'BtoA': 'F'}
-STATS_FILE = 'domain_stats.json'
 
 
 class DomainNormalizer(PercentileNormalizer):
@@ -179,13 +179,9 @@ class C2GAN(ExportMixin, CARE):
 
     @suppress_without_basedir(warn=False)
     def _load_domain_stats(self):
-        path = self.logdir / STATS_FILE
-        if path.exists():
-            with open(path) as f:
-                self.domain_stats = json.load(f)
-            # model folders written before masks were smoothed have no sigma: their masks stay per pixel
-            self.trainer.use_saliency({d: dict(self.domain_stats[d], sigma=self.domain_stats[d].get('sigma', 0.0))
-                                       for d in DOMAINS})
+        self.domain_stats = read_domain_stats(self.logdir)
+        if self.domain_stats:
+            self.trainer.use_saliency(saliency_of(self.domain_stats))
 
     def _find_and_load_weights(self, prefer='best'):
         path = weights_path(self.logdir, self._weights)
@@ -345,15 +341,13 @@ class C2GAN(ExportMixin, CARE):
         return distributed(lambda context: validation_dataset(val_a, val_b, self.config.train_batch_size, context))
 
     def _set_domain_stats(self, X_A, X_B, intensity_stats):
-        """Saliency settings of each domain (automatic where not configured), intensity ranges and quantiles of
-        the normalised training data (:func:`c2gan_tf.qc.domain_quantiles`), saved."""
-        patches = dict(A=X_A, B=X_B)
-        saliency = domains_saliency(patches, {d: self.config.saliency(d) for d in DOMAINS})
-        self.domain_stats = {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]),
-                                     **(intensity_stats or {}).get(d, {})) for d in DOMAINS}
-        self.trainer.use_saliency(saliency)
+        """What the model knows of each domain (:func:`c2gan_tf.domains.estimate_domain_stats`: saliency settings,
+        automatic where not configured; quantiles and intensity ranges of the training data), saved."""
+        self.domain_stats = estimate_domain_stats(dict(A=X_A, B=X_B), {d: self.config.saliency(d) for d in DOMAINS},
+                                                  intensity_stats)
+        self.trainer.use_saliency(saliency_of(self.domain_stats))
         if self.basedir is not None and tf.distribute.get_strategy().extended.should_checkpoint:
-            write_json_atomic(self.domain_stats, self.logdir / STATS_FILE)
+            write_domain_stats(self.domain_stats, self.logdir)
 
     def _state_to_resume(self, epochs, steps_per_epoch):
         if self.basedir is None:

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 from csbdeep.data import no_background_patches
 
-from c2gan_tf import data, losses, pipeline, synthetic
+from c2gan_tf import data, domains, losses, pipeline, synthetic
 from c2gan_tf.data import UnpairedData
 
 
@@ -29,10 +29,10 @@ def test_auto_saliency_finds_threshold_and_polarity(rng):
     bright = np.zeros((4, 16, 16, 1), np.float32)
     bright[:, 4:8, 4:8] = 1.0
     bright += rng.normal(0, 0.02, bright.shape).astype(np.float32)
-    s = data.auto_saliency(bright, sigma=0)
+    s = domains.auto_saliency(bright, sigma=0)
     assert 0.2 < s['threshold'] < 0.8 and s['polarity'] == 1 and s['steepness'] == 50 and s['sigma'] == 0
-    assert data.auto_saliency(1 - bright, sigma=0)['polarity'] == -1
-    assert data.auto_saliency(bright, threshold=0.1, polarity=-1, steepness=3) == \
+    assert domains.auto_saliency(1 - bright, sigma=0)['polarity'] == -1
+    assert domains.auto_saliency(bright, threshold=0.1, polarity=-1, steepness=3) == \
         dict(threshold=0.1, polarity=-1, steepness=3.0, sigma=2.0)
 
 
@@ -41,11 +41,11 @@ def test_auto_saliency_thresholds_smoothed_structure_not_noise(rng):
     clean = np.zeros((8, 32, 32, 1), np.float32)
     clean[:, 8:24, 8:24] = 0.5
     noisy = clean + rng.normal(0, 0.3, clean.shape).astype(np.float32)
-    smoothed = data.auto_saliency(noisy)
+    smoothed = domains.auto_saliency(noisy)
     assert smoothed['sigma'] == 2.0 and abs(smoothed['threshold'] - 0.25) < 0.08
     mask = np.asarray(losses.saliency_mask(noisy, **smoothed))
     truth = clean[..., 0] > 0.25
-    per_pixel = np.asarray(losses.saliency_mask(noisy, **data.auto_saliency(noisy, sigma=0)))
+    per_pixel = np.asarray(losses.saliency_mask(noisy, **domains.auto_saliency(noisy, sigma=0)))
     assert np.mean((mask > 0.5) == truth) > 0.9 > np.mean((per_pixel > 0.5) == truth)
 
 
@@ -134,7 +134,7 @@ def test_check_finite_in_chunks_and_auto_saliency_subsample(rng):
     with pytest.raises(ValueError, match='image contains NaN'):
         data.check_finite(np.float32('nan'))
     big = np.concatenate([np.zeros((1500, 4, 4, 1)), np.ones((1500, 4, 4, 1))]).astype(np.float32)
-    s = data.auto_saliency(big, max_patches=100)
+    s = domains.auto_saliency(big, max_patches=100)
     assert 0 < s['threshold'] < 1 and s['polarity'] in (1, -1)
 
 
@@ -178,7 +178,7 @@ def test_sampling_is_seeded_without_touching_numpy_global_state(rng, monkeypatch
 def test_both_domains_get_one_polarity_chosen_on_domain_b(rng):
     """A blurred domain A whose smoothed foreground covers most of its patches got polarity -1 on its own while B
     got +1 (seen in 3D): the structural loss then asked G to invert its input."""
-    from c2gan_tf.data import auto_saliency, domains_saliency
+    from c2gan_tf.domains import auto_saliency, domains_saliency
     a = 0.2 + 0.6 * (rng.random((8, 32, 32, 1)) > 0.2) + 0.01 * rng.random((8, 32, 32, 1))  # bright but for holes
     b = 0.05 + 0.9 * (rng.random((8, 32, 32, 1)) > 0.97) + 0.01 * rng.random((8, 32, 32, 1))  # sparse bright spots
     settings = {d: dict(threshold=None, polarity=None, steepness=50.0, sigma=0.0) for d in 'AB'}
@@ -212,3 +212,16 @@ def test_patches_are_drawn_where_the_filter_accepts_and_lie_in_the_image(rng):
         data.sample_patches(img, (31, 8), 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match='holds foreground'):
         data.sample_patches(img, (8, 8), 1, np.random.default_rng(0), lambda d, s: np.zeros(d[0].shape, bool))
+
+
+def test_domain_stats_record_round_trip_and_old_folders(tmp_path, rng):
+    patches = dict(A=rng.random((20, 16, 16, 1), np.float32), B=rng.random((20, 16, 16, 1), np.float32) ** 4)
+    settings = {d: dict(threshold=None, polarity=None, steepness=50.0, sigma=1.0) for d in 'AB'}
+    stats = domains.estimate_domain_stats(patches, settings, {d: dict(low=1.0, high=9.0) for d in 'AB'})
+    assert set(stats['B']) == {'threshold', 'polarity', 'steepness', 'sigma', 'quantiles', 'low', 'high'}
+    assert domains.read_domain_stats(tmp_path) == {}
+    domains.write_domain_stats(stats, tmp_path)
+    assert domains.read_domain_stats(tmp_path) == stats
+    assert domains.saliency_of(stats)['A'] == {k: stats['A'][k] for k in domains.SALIENCY_KEYS}
+    old = {d: {k: v for k, v in stats[d].items() if k != 'sigma'} for d in 'AB'}  # written before smoothed masks
+    assert domains.saliency_of(old)['B']['sigma'] == 0.0

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from c2gan_tf import Config, losses
-from c2gan_tf.data import auto_saliency, normalize_images
+from c2gan_tf.data import normalize_images
+from c2gan_tf.domains import auto_saliency
 
 W2S = Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'w2s' / 'w2s_train_fov001-080_u8.npz'
 
