@@ -116,10 +116,8 @@ def _train(args):
     (X_A, X_B), val, axes, stats = load_training_data(args.patches, args.validation_split, mmap=args.mmap)
     folder = Path(args.basedir) / args.name
     try:
-        if args.resume:
-            model = C2GAN.from_folder(folder)
-            model.train(X_A, X_B, validation_data=val, resume=True, epochs=args.epochs)
-        else:
+        config = None
+        if not args.resume:
             # the user's --set wins over what the command fills in from the patches and its own options
             settings = dict(axes=axes[1:], train_patch_size=tuple(X_A.shape[1:-1]), n_channel_in=X_A.shape[-1],
                             n_channel_out=X_B.shape[-1], **_cli_settings(args))
@@ -127,8 +125,8 @@ def _train(args):
             config = Config(settings.pop('axes'), **settings)
             if args.overwrite and folder.exists():
                 shutil.rmtree(folder)
-            model = C2GAN(config, args.name, args.basedir)
-            model.train(X_A, X_B, validation_data=val, intensity_stats=stats)
+        model = C2GAN.train_or_resume(folder, X_A, X_B, config, resume=args.resume, validation_data=val,
+                                      intensity_stats=stats, epochs=args.epochs if args.resume else None)
     except KeyboardInterrupt:
         raise Interrupted(_how_to_resume(args, folder)) from None
     print('Model saved in %s' % model.logdir)

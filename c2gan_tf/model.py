@@ -132,6 +132,43 @@ class C2GAN(ExportMixin, CARE):
         read_model_config(folder)  # a missing or damaged config.json, in one line
         return cls(None, folder.name, str(folder.parent), weights=weights)
 
+    @classmethod
+    def train_or_resume(cls, folder, X_A, X_B, config=None, resume=False, validation_data=None,
+                        intensity_stats=None, epochs=None, callbacks=None):
+        """Train a new model in a model folder, or resume the run there: the one way the CLI and napari train.
+
+        Parameters
+        ----------
+        folder : str or pathlib.Path
+            The model folder (``BASEDIR/NAME``).
+        X_A, X_B, validation_data, callbacks
+            As for :meth:`train`.
+        config : :class:`c2gan_tf.Config` or None
+            The new model's configuration (not with ``resume``, which keeps the folder's).
+        resume : bool
+            Continue the run in ``folder`` from its last complete epoch (its patches' statistics are in the folder).
+        intensity_stats : dict or None
+            The patches' intensity statistics, for a new model.
+        epochs : int or None
+            With ``resume``: train a finished run further, to this many epochs.
+
+        Returns
+        -------
+        C2GAN
+            The trained model.
+        """
+        folder = Path(folder)
+        if resume:
+            if config is not None:
+                raise ValueError('resume keeps the configuration of the run in %s; give no config' % folder)
+            model = cls.from_folder(folder)
+            model.train(X_A, X_B, validation_data=validation_data, resume=True, epochs=epochs, callbacks=callbacks)
+        else:
+            model = cls(config, folder.name, str(folder.parent))
+            model.train(X_A, X_B, validation_data=validation_data, epochs=epochs, intensity_stats=intensity_stats,
+                        callbacks=callbacks)
+        return model
+
     @property
     def _config_class(self):
         return Config

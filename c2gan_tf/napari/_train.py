@@ -289,11 +289,8 @@ def _run(images, axes, patch_size, n_patches, settings, name, basedir, resume, c
     X_A, X_B, patch_axes, stats = create_unpaired_patches(data, patch_size, n_patches, seed=0, verbose=False)
     # a tenth of each domain for validation, as `c2gan train --validation-split 0.1` keeps it, when there are enough
     (X_A, X_B), val = split_validation((X_A, X_B), 0.1 if min(len(X_A), len(X_B)) >= 10 else 0)
-    if resume:
-        model = C2GAN(None, name, basedir)
-        model.train(X_A, X_B, validation_data=val, resume=True, callbacks=[callback])
-    else:
-        config = Config(patch_axes[1:], n_channel_in=X_A.shape[-1], n_channel_out=X_B.shape[-1], **settings)
-        model = C2GAN(config, name, basedir)
-        model.train(X_A, X_B, validation_data=val, intensity_stats=stats, callbacks=[callback])
+    config = None if resume else Config(patch_axes[1:], n_channel_in=X_A.shape[-1], n_channel_out=X_B.shape[-1],
+                                        **settings)
+    model = C2GAN.train_or_resume(Path(basedir) / name, X_A, X_B, config, resume=resume, validation_data=val,
+                                  intensity_stats=stats, callbacks=[callback])
     return str(model.logdir)
