@@ -25,6 +25,7 @@ from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
 from .prepare import target_range, to_domain_units
 
+
 class FixedNormalizer(Normalizer):
     """Normalisation with intensities fixed in advance (percentiles of a whole volume), the same for every block.
 
@@ -155,7 +156,7 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     model : :class:`c2gan_tf.C2GAN`
         With a model folder when ``scheduler`` names a cluster (its workers load the model from there).
     source : str or dask.array.Array
-        OME-Zarr, Zarr or TIFF path (see :func:`open_image`), or a Dask array with ``axes``.
+        OME-Zarr, Zarr or TIFF path (see :func:`c2gan_tf.io.zarr.open_image`), or a Dask array with ``axes``.
     out : str
         The OME-Zarr folder written (the input's axes in OME order, its pixel sizes, ``dtype``).
     axes : str or None
@@ -176,9 +177,10 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
         input's), converted as :func:`c2gan_tf.io.convert_dtype` converts a TIFF output: integers rounded, and
         mapped linearly into the type's range when more than a small fraction would be clipped (``rescale``;
         ``False`` clips). How it was converted is in the group's attributes (``c2gan_conversion``: ``dtype``,
-        ``scale`` and ``offset`` with value = pixel * scale + offset, pixels clipped); :func:`c2gan_tf.io.zarr.conversion_of`
-        reads it.
+        ``scale`` and ``offset`` with value = pixel * scale + offset, pixels clipped), which
+        :func:`c2gan_tf.io.zarr.conversion_of` reads.
     rescale : bool
+        Map an integer output into its type's range when it does not fit (default), rather than clip it.
 
     Returns
     -------

@@ -115,7 +115,8 @@ def _converted(y, dtype, rescale):
 
 
 def conversion_of(out):
-    """How :func:`predict_blocks` converted the output ``out`` to its data type (a :class:`c2gan_tf.io.Clipping`)."""
+    """How an OME-Zarr output (:func:`write_ome_zarr`, :func:`c2gan_tf.blocks.predict_blocks`) was converted to
+    its data type (a :class:`c2gan_tf.io.Clipping`)."""
     import zarr
     c = dict(zarr.open_group(str(out), mode='r').attrs['c2gan_conversion'])
     return Clipping(np.dtype(c.pop('dtype')), **c)
