@@ -126,7 +126,7 @@ def _train(args):
             if args.overwrite and folder.exists():
                 shutil.rmtree(folder)
         model = C2GAN.train_or_resume(folder, X_A, X_B, config, resume=args.resume, validation_data=val,
-                                      intensity_stats=stats, epochs=args.epochs if args.resume else None)
+                                      intensity_stats=stats, epochs=args.epochs)
     except KeyboardInterrupt:
         raise Interrupted(_how_to_resume(args, folder)) from None
     print('Model saved in %s' % model.logdir)

@@ -59,13 +59,14 @@ def output_dtype(dtype, like=None):
         raise ValueError('unknown data type %r (use one of %s)' % (dtype, ', '.join(OUTPUT_DTYPES))) from None
 
 
-def plan_conversion(dtype, n, n_below, n_above, vmin, vmax, rescale=False, tolerance=CLIP_TOLERANCE):
-    """How values become ``dtype``: the :class:`Clipping` record from counts and extremes of the (rounded) values.
+def plan_conversion(dtype, n, n_below, n_above, extremes, rescale=False, tolerance=CLIP_TOLERANCE):
+    """How values become ``dtype``: the :class:`Clipping` record from the counts of the rounded values outside an
+    integer type's range.
 
-    ``n_below`` and ``n_above`` count the rounded values outside an integer type's range, ``vmin`` and ``vmax`` are
-    the values' extremes; with ``rescale`` and more than ``tolerance`` of ``n`` outside, the record maps the values
-    linearly into the range (zero stays zero unless there are negative values). Apply it with
-    :func:`apply_conversion` (to a whole image, or block by block).
+    ``n_below`` and ``n_above`` count the rounded values outside the range; with ``rescale`` and more than
+    ``tolerance`` of ``n`` outside, the record maps the values linearly into the range (zero stays zero unless there
+    are negative values), from their extremes: ``extremes()`` returns ``(min, max)`` and is called only then. Apply
+    the record with :func:`apply_conversion` (to a whole image, or block by block).
     """
     clipping = Clipping(dtype, n=n)
     if not np.issubdtype(dtype, np.integer):
@@ -73,6 +74,7 @@ def plan_conversion(dtype, n, n_below, n_above, vmin, vmax, rescale=False, toler
     info = np.iinfo(dtype)
     clipping.n_below, clipping.n_above = int(n_below), int(n_above)
     if rescale and clipping.fraction > tolerance:
+        vmin, vmax = extremes()
         low = min(float(vmin), 0.0) if info.min == 0 else float(vmin)
         span = max(float(vmax) - low, 1e-30)
         clipping.scale, clipping.offset = span / (info.max - info.min), low - info.min * span / (info.max - info.min)
@@ -80,9 +82,9 @@ def plan_conversion(dtype, n, n_below, n_above, vmin, vmax, rescale=False, toler
     return clipping
 
 
-def apply_conversion(img, clipping):
+def apply_conversion(img, clipping, rounded=None):
     """``img`` in ``clipping.dtype`` as :func:`plan_conversion` planned it: rounded (and mapped) into an integer
-    type's range, clipped there, never wrapped."""
+    type's range, clipped there, never wrapped (``rounded``: ``img`` already rounded, when the caller has it)."""
     dtype = np.dtype(clipping.dtype)
     if not np.issubdtype(dtype, np.integer):
         return np.asarray(img).astype(dtype, copy=False)
@@ -90,7 +92,7 @@ def apply_conversion(img, clipping):
     if clipping.rescaled:
         values = np.rint((np.asarray(img, np.float64) - clipping.offset) / clipping.scale)
     else:
-        values = np.rint(img) if not np.issubdtype(img.dtype, np.integer) else img
+        values = rounded if rounded is not None else _rounded(img)
     return np.clip(values, info.min, info.max).astype(dtype)
 
 
@@ -121,7 +123,11 @@ def convert_dtype(img, dtype, like=None, rescale=False, tolerance=CLIP_TOLERANCE
     if not np.issubdtype(dtype, np.integer):
         return img.astype(dtype, copy=False), Clipping(dtype, n=img.size)
     info = np.iinfo(dtype)
-    values = np.rint(img) if not np.issubdtype(img.dtype, np.integer) else img
+    values = _rounded(img)
     clipping = plan_conversion(dtype, img.size, np.sum(values < info.min), np.sum(values > info.max),
-                               np.min(img) if img.size else 0, np.max(img) if img.size else 0, rescale, tolerance)
-    return apply_conversion(img, clipping), clipping
+                               lambda: (np.min(img), np.max(img)), rescale, tolerance)
+    return apply_conversion(img, clipping, rounded=values), clipping
+
+
+def _rounded(img):
+    return np.rint(img) if not np.issubdtype(img.dtype, np.integer) else img

@@ -109,8 +109,10 @@ def _converted(y, dtype, rescale):
         return y.astype(dtype), Clipping(dtype, n=y.size)
     info = np.iinfo(dtype)
     rounded = y.map_blocks(np.rint)
-    stats = dask.compute((rounded < info.min).sum(), (rounded > info.max).sum(), y.min(), y.max())
-    clipping = plan_conversion(dtype, y.size, *stats, rescale=rescale)
+    # one pass over the restored image for the counts and the extremes (these are used only if it is mapped)
+    n_below, n_above, vmin, vmax = dask.compute((rounded < info.min).sum(), (rounded > info.max).sum(), y.min(),
+                                                y.max())
+    clipping = plan_conversion(dtype, y.size, n_below, n_above, lambda: (vmin, vmax), rescale=rescale)
     return y.map_blocks(apply_conversion, clipping=clipping, dtype=dtype), clipping
 
 
