@@ -3,6 +3,9 @@ from setuptools import find_packages, setup
 version = {}
 exec(open('c2gan_tf/version.py').read(), version)
 
+# the documentation site (mkdocs.yml; tests/test_docs.py builds it)
+DOCS = ['mkdocs>=1.6', 'mkdocstrings[python]>=0.26']
+
 setup(
     name='c2gan-tf',
     version=version['__version__'],
@@ -31,7 +34,8 @@ setup(
         'ome-zarr>=0.11',
     ],
     extras_require={
-        'test': ['pytest>=7', 'pytest-timeout', 'pytest-xdist', 'pytest-qt', 'scikit-image', 'hypothesis', 'nbmake'],
+        'test': ['pytest>=7', 'pytest-timeout', 'pytest-xdist', 'pytest-qt', 'scikit-image', 'hypothesis', 'nbmake'] + DOCS,
+        'docs': DOCS,
         # the plugin (widgets, sample data; c2gan_tf/napari/napari.yaml) with napari and a Qt binding
         'napari': ['napari[pyqt5]>=0.5', 'npe2'],
         'bioimageio': [

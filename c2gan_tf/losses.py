@@ -1,4 +1,4 @@
-"""Losses of c2GAN as plain functions (README, "The method in brief").
+"""Losses of c2GAN as plain functions (docs/method.md).
 
 Images are channels-last tensors ``(batch, [Z,] Y, X, C)`` of normalised intensities. Every function works on
 numpy arrays and on TensorFlow tensors (in graph mode too) and returns a scalar.
