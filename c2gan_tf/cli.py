@@ -112,21 +112,21 @@ def _train(args):
     import shutil
 
     from . import C2GAN, Config
-    from .data import load_training_data
-    (X_A, X_B), val, axes, stats = load_training_data(args.patches, args.validation_split, mmap=args.mmap)
+    from .data import UnpairedPatches
+    patches = UnpairedPatches.load(args.patches, args.validation_split, mmap=args.mmap)
     folder = Path(args.basedir) / args.name
     try:
         config = None
         if not args.resume:
             # the user's --set wins over what the command fills in from the patches and its own options
-            settings = dict(axes=axes[1:], train_patch_size=tuple(X_A.shape[1:-1]), n_channel_in=X_A.shape[-1],
-                            n_channel_out=X_B.shape[-1], **_cli_settings(args))
+            settings = dict(axes=patches.axes[1:], train_patch_size=tuple(patches.X_A.shape[1:-1]),
+                            n_channel_in=patches.X_A.shape[-1], n_channel_out=patches.X_B.shape[-1],
+                            **_cli_settings(args))
             settings.update(parse_settings(args.set))
             config = Config(settings.pop('axes'), **settings)
             if args.overwrite and folder.exists():
                 shutil.rmtree(folder)
-        model = C2GAN.train_or_resume(folder, X_A, X_B, config, resume=args.resume, validation_data=val,
-                                      intensity_stats=stats, epochs=args.epochs)
+        model = C2GAN.train_or_resume(folder, patches, config=config, resume=args.resume, epochs=args.epochs)
     except KeyboardInterrupt:
         raise Interrupted(_how_to_resume(args, folder)) from None
     print('Model saved in %s' % model.logdir)

@@ -336,50 +336,122 @@ def _memmap_npz_member(file, key):
     return np.memmap(file, dtype=dtype, mode='r', shape=shape, offset=offset, order='F' if fortran else 'C')
 
 
-def load_training_data(file, validation_split=0, axes=None, mmap=False):
-    """Load unpaired patches saved by :func:`create_unpaired_patches`; A and B counts may differ.
+class UnpairedPatches:
+    """Training patches of both domains with what training needs of them: axes, intensity ranges, validation patches.
+
+    What :func:`create_unpaired_patches` returns (``UnpairedPatches(*create_unpaired_patches(...))``) or a patch file
+    holds (:meth:`load`), in one object: :meth:`c2gan_tf.C2GAN.train` takes it in place of ``X_A, X_B``, so the
+    statistics reach the model without a caller carrying them.
 
     Parameters
     ----------
-    file : str
-        ``.npz`` with ``X`` (domain A), ``Y`` (domain B) and ``axes``.
-    validation_split : float
-        Fraction of each domain's patches (its last ones) kept for validation.
-    axes : str or None
-        Axes of the patches, needed if the file has none.
-    mmap : bool
-        Memory-map the arrays instead of reading them (for data larger than memory).
+    X_A, X_B : numpy.ndarray
+        Normalised patches of domain A and of domain B, axes ``axes`` (``S``, the spatial axes, ``C``); counts may
+        differ.
+    axes : str
+    stats : dict or None
+        ``{'A': {'low', 'high'}, 'B': {...}}``, each domain's intensity range in its raw units.
+    validation : tuple(numpy.ndarray, numpy.ndarray) or None
+        Validation patches ``(X_A_val, X_B_val)``.
+    """
+
+    def __init__(self, X_A, X_B, axes, stats=None, validation=None):
+        self.X_A, self.X_B, self.axes, self.stats, self.validation = X_A, X_B, axes, stats, validation
+
+    def __repr__(self):
+        val = '' if self.validation is None else ', %d + %d for validation' % tuple(map(len, self.validation))
+        return 'UnpairedPatches(%d of A, %d of B, axes %s%s)' % (len(self.X_A), len(self.X_B), self.axes, val)
+
+    def split(self, validation_split):
+        """The same patches with the last ``validation_split`` fraction of each domain kept for validation.
+
+        Raises
+        ------
+        ValueError
+            The patches have validation patches already, or the split leaves a domain none of either kind.
+        """
+        if validation_split and self.validation is not None:
+            raise ValueError('%r is split already' % self)
+        (X_A, X_B), val = split_validation((self.X_A, self.X_B), validation_split)
+        return UnpairedPatches(X_A, X_B, self.axes, self.stats, val if validation_split else self.validation)
+
+    @classmethod
+    def load(cls, file, validation_split=0, axes=None, mmap=False):
+        """Load unpaired patches saved by :func:`create_unpaired_patches`; A and B counts may differ.
+
+        Parameters
+        ----------
+        file : str
+            ``.npz`` with ``X`` (domain A), ``Y`` (domain B), ``axes`` and (when saved with them) ``stats_A``,
+            ``stats_B``.
+        validation_split : float
+            Fraction of each domain's patches (its last ones) kept for validation.
+        axes : str or None
+            Axes of the patches, needed if the file has none.
+        mmap : bool
+            Memory-map the arrays instead of reading them (for data larger than memory).
+
+        Returns
+        -------
+        UnpairedPatches
+        """
+        if not 0 <= validation_split < 1:
+            raise ValueError('validation_split must be in [0, 1), got %r' % validation_split)
+        import os
+        import zipfile
+        if os.path.isfile(file) and not zipfile.is_zipfile(file):  # np.load would try to unpickle it
+            raise ValueError('%s is not an .npz file of patches (c2gan datagen and save_training_data write them)'
+                             % file)
+        with np.load(file) as f:
+            keys = set(f.files)
+            if not {'X', 'Y'} <= keys:
+                raise ValueError('%s holds no unpaired patches (keys X and Y)' % file)
+            if axes is None:
+                if 'axes' not in keys:
+                    raise ValueError('%s has no axes: give them as an argument' % file)
+                axes = str(f['axes'])
+            stats = {d: dict(zip(('low', 'high'), map(float, f['stats_' + d])))
+                     for d in DOMAINS if 'stats_' + d in keys}
+            arrays = [_memmap_npz_member(file, k) for k in 'XY'] if mmap else [f['X'], f['Y']]
+        axes = axes_check_and_normalize(axes)
+        if not axes.startswith('S') or not axes.endswith('C'):
+            raise ValueError('axes of the patches must start with S and end with C, got %r' % axes)
+        for name, X in zip('XY', arrays):
+            if X.ndim != len(axes):
+                raise ValueError('%s: %s has shape %s, which does not match axes %r' % (file, name, X.shape, axes))
+        return cls(arrays[0], arrays[1], axes, stats if len(stats) == 2 else None).split(validation_split)
+
+
+def load_training_data(file, validation_split=0, axes=None, mmap=False):
+    """Unpaired patches from a file, as CSBDeep's ``load_training_data`` returns them (:meth:`UnpairedPatches.load`).
 
     Returns
     -------
     (X_A, X_B), (X_A_val, X_B_val) or None, axes, stats
         ``stats`` is ``{'A': {'low', 'high'}, 'B': {...}}``, or ``None`` if the file has none.
     """
-    if not 0 <= validation_split < 1:
-        raise ValueError('validation_split must be in [0, 1), got %r' % validation_split)
-    import os
-    import zipfile
-    if os.path.isfile(file) and not zipfile.is_zipfile(file):  # np.load would try to unpickle it
-        raise ValueError('%s is not an .npz file of patches (c2gan datagen and save_training_data write them)' % file)
-    with np.load(file) as f:
-        keys = set(f.files)
-        if not {'X', 'Y'} <= keys:
-            raise ValueError('%s holds no unpaired patches (keys X and Y)' % file)
-        if axes is None:
-            if 'axes' not in keys:
-                raise ValueError('%s has no axes: give them as an argument' % file)
-            axes = str(f['axes'])
-        stats = {d: dict(zip(('low', 'high'), map(float, f['stats_' + d])))
-                 for d in DOMAINS if 'stats_' + d in keys}
-        arrays = [_memmap_npz_member(file, k) for k in 'XY'] if mmap else [f['X'], f['Y']]
-    axes = axes_check_and_normalize(axes)
-    if not axes.startswith('S') or not axes.endswith('C'):
-        raise ValueError('axes of the patches must start with S and end with C, got %r' % axes)
-    for name, X in zip('XY', arrays):
-        if X.ndim != len(axes):
-            raise ValueError('%s: %s has shape %s, which does not match axes %r' % (file, name, X.shape, axes))
-    train, val = split_validation(arrays, validation_split)
-    return train, val, axes, (stats if len(stats) == 2 else None)
+    p = UnpairedPatches.load(file, validation_split, axes, mmap)
+    return (p.X_A, p.X_B), p.validation, p.axes, p.stats
+
+
+def training_arrays(X_A, X_B=None, validation_data=None, intensity_stats=None):
+    """``X_A, X_B, validation_data, intensity_stats`` of a training call, from :class:`UnpairedPatches` or as given.
+
+    Raises
+    ------
+    ValueError
+        ``X_A`` is an :class:`UnpairedPatches` and one of the others is given too (the patches hold them), or it is
+        not and ``X_B`` is missing.
+    """
+    if isinstance(X_A, UnpairedPatches):
+        given = [k for k, v in dict(X_B=X_B, validation_data=validation_data, intensity_stats=intensity_stats).items()
+                 if v is not None]
+        if given:
+            raise ValueError('the patches hold %s: give them once (UnpairedPatches or arrays)' % ', '.join(given))
+        return X_A.X_A, X_A.X_B, X_A.validation, X_A.stats
+    if X_B is None:
+        raise ValueError("X_B is missing: give the patches of both domains (or an UnpairedPatches)")
+    return X_A, X_B, validation_data, intensity_stats
 
 
 def split_validation(arrays, validation_split):

@@ -5,7 +5,7 @@ import os
 
 from . import synthetic
 from .config import Config
-from .data import UnpairedData, create_unpaired_patches
+from .data import UnpairedData, UnpairedPatches, create_unpaired_patches
 from .metrics import evaluate
 from .model import C2GAN
 
@@ -45,11 +45,10 @@ def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0,
     config = Config(axes, unet_n_depth=2, unet_n_first=8 if tiny else 16, disc_n_filters=8 if tiny else 32,
                     train_patch_size=patch, train_batch_size=4 if ndim == 2 else 2, train_epochs=epochs,
                     train_steps_per_epoch=steps_per_epoch, train_seed=seed, **({'disc_n_layers': 2} if tiny else {}))
-    X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(data['A'], data['B'], axes), patch, 32,
-                                                 normalization=(config.norm_pmin, config.norm_pmax), seed=seed)
-
-    model = C2GAN(config, 'model', outdir)
-    model.train(X_A, X_B, intensity_stats=stats)
+    patches = UnpairedPatches(*create_unpaired_patches(UnpairedData.from_arrays(data['A'], data['B'], axes), patch,
+                                                       32, normalization=(config.norm_pmin, config.norm_pmax),
+                                                       seed=seed))
+    model = C2GAN.train_or_resume(os.path.join(outdir, 'model'), patches, config=config)
 
     x, gt = data['test_A'][0], data['test_GT'][0]
     restored = model.predict(x, axes)

@@ -19,7 +19,7 @@ from csbdeep.utils import axes_check_and_normalize, move_image_axes
 from . import run
 from .atomic import write_json_atomic
 from .config import DOMAINS, Config, UnknownSetting
-from .data import check_patches
+from .data import check_patches, training_arrays
 from .domains import STATS_FILE, estimate_domain_stats, read_domain_stats, saliency_of, write_domain_stats
 from .export import ExportMixin
 from .folder import CONFIG_FILE, WEIGHTS, other_weights, read_model_config, weights_path
@@ -133,7 +133,7 @@ class C2GAN(ExportMixin, CARE):
         return cls(None, folder.name, str(folder.parent), weights=weights)
 
     @classmethod
-    def train_or_resume(cls, folder, X_A, X_B, config=None, resume=False, validation_data=None,
+    def train_or_resume(cls, folder, X_A, X_B=None, config=None, resume=False, validation_data=None,
                         intensity_stats=None, epochs=None, callbacks=None):
         """Train a new model in a model folder, or resume the run there: the one way the CLI and napari train.
 
@@ -142,7 +142,7 @@ class C2GAN(ExportMixin, CARE):
         folder : str or pathlib.Path
             The model folder (``BASEDIR/NAME``).
         X_A, X_B, validation_data, callbacks
-            As for :meth:`train`.
+            As for :meth:`train` (``X_A`` may be a :class:`c2gan_tf.data.UnpairedPatches`).
         config : :class:`c2gan_tf.Config` or None
             The new model's configuration (not with ``resume``, which keeps the folder's).
         resume : bool
@@ -158,6 +158,7 @@ class C2GAN(ExportMixin, CARE):
             The trained model.
         """
         folder = Path(folder)
+        X_A, X_B, validation_data, intensity_stats = training_arrays(X_A, X_B, validation_data, intensity_stats)
         if resume:
             if config is not None:
                 raise ValueError('resume keeps the configuration of the run in %s; give no config' % folder)
@@ -277,7 +278,7 @@ class C2GAN(ExportMixin, CARE):
             self.callbacks.append(EpochProgress())
         self._model_prepared = True
 
-    def train(self, X_A, X_B, validation_data=None, epochs=None, steps_per_epoch=None, intensity_stats=None,
+    def train(self, X_A, X_B=None, validation_data=None, epochs=None, steps_per_epoch=None, intensity_stats=None,
               resume=False, callbacks=None, strategy=None):
         """Train all four networks on unpaired patches.
 
@@ -286,7 +287,9 @@ class C2GAN(ExportMixin, CARE):
         X_A, X_B : numpy.ndarray
             Normalised patches of domain A and of domain B, axes ``S`` + ``config.axes`` (channels last), spatial
             size ``config.train_patch_size``; in memory or memory-mapped. Their counts may differ; nothing pairs
-            them.
+            them. Or ``X_A`` a :class:`c2gan_tf.data.UnpairedPatches` and ``X_B`` None: the patches, their
+            validation patches and their intensity statistics in one (then give neither ``validation_data`` nor
+            ``intensity_stats``).
         validation_data : tuple(numpy.ndarray, numpy.ndarray) or None
             Patches ``(X_A_val, X_B_val)``. With them, the losses are also reported on validation data
             (``val_*``) and the weights with the lowest ``val_select`` (structural loss plus how unlike real B
@@ -325,6 +328,7 @@ class C2GAN(ExportMixin, CARE):
             A loss became NaN or infinite: training stops and the networks keep the weights of the last
             complete epoch (also on disk).
         """
+        X_A, X_B, validation_data, intensity_stats = training_arrays(X_A, X_B, validation_data, intensity_stats)
         strategy = strategy or tf.distribute.get_strategy()
         with strategy.scope():
             return self._train(X_A, X_B, validation_data, epochs, steps_per_epoch, intensity_stats, resume,

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from c2gan_tf.data import UnpairedData, create_unpaired_patches, load_training_data
+from c2gan_tf.data import UnpairedData, UnpairedPatches, create_unpaired_patches, load_training_data, training_arrays
+from conftest import tiny_config
 
 
 def write(path, img, axes, kind='imagej'):
@@ -103,3 +104,33 @@ def test_load_training_data_errors_and_memory_map(tmp_path, rng):
     (A2, B2), _, _, _ = load_training_data(tmp_path / 'p.npz')
     np.testing.assert_array_equal(A, A2)
     np.testing.assert_array_equal(B, B2)
+
+
+def test_unpaired_patches_carry_their_statistics_and_validation_into_the_model(tmp_path, rng):
+    data = UnpairedData.from_arrays([blobs((32, 32), rng, np.uint16)] * 2, [3 * blobs((32, 32), rng, np.uint16)],
+                                    'YX')
+    X_A, X_B, axes, stats = create_unpaired_patches(data, (16, 16), 4, save_file=tmp_path / 'p.npz', seed=0,
+                                                    verbose=False)
+    patches = UnpairedPatches.load(tmp_path / 'p.npz', validation_split=0.25)
+    assert repr(patches) == 'UnpairedPatches(6 of A, 3 of B, axes SYXC, 2 + 1 for validation)'
+    assert patches.axes == axes and patches.stats == stats
+    np.testing.assert_array_equal(np.concatenate([patches.X_A, patches.validation[0]]), X_A)
+    (A, B), val, _, s = load_training_data(tmp_path / 'p.npz', validation_split=0.25)  # the same, as a tuple
+    np.testing.assert_array_equal(A, patches.X_A)
+    np.testing.assert_array_equal(val[1], patches.validation[1])
+    with pytest.raises(ValueError, match='is split already'):
+        patches.split(0.5)
+    assert UnpairedPatches(X_A, X_B, axes).split(0).validation is None
+
+    from c2gan_tf import C2GAN
+    config = tiny_config('YX', train_patch_size=(16, 16), train_epochs=1, train_steps_per_epoch=1)
+    model = C2GAN.train_or_resume(tmp_path / 'm', patches, config=config)
+    for folder_model in (model, C2GAN.from_folder(tmp_path / 'm')):  # the statistics reached the folder
+        for d in 'AB':
+            assert folder_model.domain_stats[d]['low'] == stats[d]['low']
+            assert folder_model.domain_stats[d]['high'] == stats[d]['high']
+    assert (tmp_path / 'm' / 'weights_best.weights.h5').exists()  # kept only with validation patches
+    with pytest.raises(ValueError, match='the patches hold intensity_stats: give them once'):
+        model.train(patches, intensity_stats=stats)
+    with pytest.raises(ValueError, match='X_B is missing'):
+        training_arrays(X_A)

@@ -284,13 +284,12 @@ def _run(images, axes, patch_size, n_patches, settings, name, basedir, resume, c
     """Patches of both domains, then a new model trained, or the one in ``basedir/name`` resumed; its folder."""
     from c2gan_tf import C2GAN, Config
 
-    from ..data import UnpairedData, create_unpaired_patches, split_validation
+    from ..data import UnpairedData, UnpairedPatches, create_unpaired_patches
     data = UnpairedData.from_arrays(images['A'], images['B'], axes)
-    X_A, X_B, patch_axes, stats = create_unpaired_patches(data, patch_size, n_patches, seed=0, verbose=False)
+    patches = UnpairedPatches(*create_unpaired_patches(data, patch_size, n_patches, seed=0, verbose=False))
     # a tenth of each domain for validation, as `c2gan train --validation-split 0.1` keeps it, when there are enough
-    (X_A, X_B), val = split_validation((X_A, X_B), 0.1 if min(len(X_A), len(X_B)) >= 10 else 0)
-    config = None if resume else Config(patch_axes[1:], n_channel_in=X_A.shape[-1], n_channel_out=X_B.shape[-1],
-                                        **settings)
-    model = C2GAN.train_or_resume(Path(basedir) / name, X_A, X_B, config, resume=resume, validation_data=val,
-                                  intensity_stats=stats, callbacks=[callback])
+    patches = patches.split(0.1 if min(len(patches.X_A), len(patches.X_B)) >= 10 else 0)
+    config = None if resume else Config(patches.axes[1:], n_channel_in=patches.X_A.shape[-1],
+                                        n_channel_out=patches.X_B.shape[-1], **settings)
+    model = C2GAN.train_or_resume(Path(basedir) / name, patches, config=config, resume=resume, callbacks=[callback])
     return str(model.logdir)
