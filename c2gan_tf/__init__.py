@@ -8,7 +8,7 @@ from .version import __version__
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
 
 __all__ = ['Config', 'C2GAN', 'DomainNormalizer', '__version__']
-_LAZY = {'Config': 'config', 'C2GAN': 'model', 'DomainNormalizer': 'model'}
+_LAZY = {'Config': 'config', 'C2GAN': 'model', 'DomainNormalizer': 'prepare'}
 
 
 def __getattr__(name):

@@ -17,45 +17,13 @@ import shutil
 import threading
 
 import numpy as np
-from csbdeep.data import NoResizer, Normalizer
-from csbdeep.utils import axes_check_and_normalize, normalize_mi_ma
+from csbdeep.data import NoResizer
+from csbdeep.utils import axes_check_and_normalize
 from dask.callbacks import Callback
 
 from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
-from .prepare import target_range, to_domain_units
-
-
-class FixedNormalizer(Normalizer):
-    """Normalisation with intensities fixed in advance (percentiles of a whole volume), the same for every block.
-
-    ``mi`` and ``ma`` (per channel) become 0 and 1; the output is mapped to ``low``..``high`` (the target domain's
-    range), or back to ``mi``..``ma`` when those are None.
-    """
-
-    def __init__(self, mi, ma, low=None, high=None):
-        self.mi, self.ma = np.asarray(mi, np.float32), np.asarray(ma, np.float32)
-        self.low, self.high = low, high
-
-    @property
-    def do_after(self):
-        return True
-
-    def _per_channel(self, v, axes, ndim):
-        shape = [1] * ndim
-        if 'C' in axes and v.size > 1:
-            shape[axes.index('C')] = v.size
-        return v.reshape(shape)
-
-    def before(self, x, axes):
-        mi, ma = (self._per_channel(v, axes, x.ndim) for v in (self.mi, self.ma))
-        return normalize_mi_ma(x, mi, ma)
-
-    def after(self, mean, scale, axes):
-        if self.low is None:
-            mi, ma = (self._per_channel(v, axes, mean.ndim) for v in (self.mi, self.ma))
-            return to_domain_units(mean, mi, ma).astype(np.float32), None
-        return to_domain_units(mean, self.low, self.high).astype(np.float32), None
+from .prepare import FixedNormalizer, target_range
 
 
 def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):

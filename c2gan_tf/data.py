@@ -44,7 +44,7 @@ def normalize_images(images, pmin=1.0, pmax=99.8):
 def intensity_stats(images, pmin=1.0, pmax=99.8):
     """Typical intensity range of a domain: medians over its images of their ``pmin`` and ``pmax`` percentiles.
 
-    These map normalised network outputs back into a domain's units (see :class:`c2gan_tf.model.DomainNormalizer`).
+    These map normalised network outputs back into a domain's units (see :class:`c2gan_tf.prepare.DomainNormalizer`).
 
     Returns
     -------

@@ -1,11 +1,13 @@
 """Images on their way into and out of a network: axes, finiteness, intensity units.
 
-Shared by prediction (``model``, ``blocks``, ``export``) and by training data (``data``): plain functions of
-arrays and axis strings, no Keras.
+Shared by prediction (``prediction``, ``blocks``, ``export``) and by training data (``data``): plain functions of
+arrays and axis strings, and CSBDeep normalisers into and out of a domain's units (:class:`DomainNormalizer`, and
+:class:`FixedNormalizer` for blocks of a volume); no Keras.
 """
 
 import numpy as np
-from csbdeep.utils import axes_check_and_normalize, move_image_axes
+from csbdeep.data import Normalizer, PercentileNormalizer
+from csbdeep.utils import axes_check_and_normalize, move_image_axes, normalize_mi_ma
 
 
 def to_network_axes(img, axes, config_axes):
@@ -116,3 +118,59 @@ def target_range(domain_stats, direction='AtoB'):
     """
     stats = domain_stats.get('B' if direction == 'AtoB' else 'A', {})
     return (float(stats['low']), float(stats['high'])) if 'low' in stats and 'high' in stats else None
+
+
+class DomainNormalizer(PercentileNormalizer):
+    """Percentile normalisation of the input; the output is mapped into a domain's stored intensity range.
+
+    ``before`` is CSBDeep's :class:`~csbdeep.data.PercentileNormalizer`; ``after`` maps normalised intensity
+    ``v`` to ``low + v * (high - low)``, with ``low`` and ``high`` the typical percentiles of the target domain's
+    training images. So an image restored from domain A comes out in domain B's units.
+
+    Parameters
+    ----------
+    low, high : float
+        Target domain's intensities of normalised 0 and 1.
+    pmin, pmax : float
+        Percentiles normalising the input.
+    """
+
+    def __init__(self, low, high, pmin=1.0, pmax=99.8):
+        super().__init__(pmin, pmax, do_after=True)
+        self.low, self.high = float(low), float(high)
+
+    def after(self, mean, scale, axes):
+        return (to_domain_units(mean, self.low, self.high).astype(self.dtype, copy=False),
+                None if scale is None else ((self.high - self.low) * scale).astype(self.dtype, copy=False))
+
+
+class FixedNormalizer(Normalizer):
+    """Normalisation with intensities fixed in advance (percentiles of a whole volume), the same for every block.
+
+    ``mi`` and ``ma`` (per channel) become 0 and 1; the output is mapped to ``low``..``high`` (the target domain's
+    range), or back to ``mi``..``ma`` when those are None.
+    """
+
+    def __init__(self, mi, ma, low=None, high=None):
+        self.mi, self.ma = np.asarray(mi, np.float32), np.asarray(ma, np.float32)
+        self.low, self.high = low, high
+
+    @property
+    def do_after(self):
+        return True
+
+    def _per_channel(self, v, axes, ndim):
+        shape = [1] * ndim
+        if 'C' in axes and v.size > 1:
+            shape[axes.index('C')] = v.size
+        return v.reshape(shape)
+
+    def before(self, x, axes):
+        mi, ma = (self._per_channel(v, axes, x.ndim) for v in (self.mi, self.ma))
+        return normalize_mi_ma(x, mi, ma)
+
+    def after(self, mean, scale, axes):
+        if self.low is None:
+            mi, ma = (self._per_channel(v, axes, mean.ndim) for v in (self.mi, self.ma))
+            return to_domain_units(mean, mi, ma).astype(np.float32), None
+        return to_domain_units(mean, self.low, self.high).astype(np.float32), None

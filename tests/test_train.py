@@ -168,17 +168,22 @@ def test_plain_cyclegan_leaves_the_identity_with_the_default_networks():
 def test_3d_c2gan_leaves_the_identity_with_the_default_3d_settings():
     """Issue 20: with the 2D settings a 3D c2GAN stayed at the identity (its discriminators won outright). With the
     3D defaults (shallower discriminators, weaker cycle term) a short training on synthetic volumes leaves it and
-    keeps the content."""
+    keeps the content: the restored test volume is closer to its ground truth than the noisy input is."""
     from c2gan_tf import C2GAN, Config, synthetic
     from c2gan_tf.data import UnpairedData, create_unpaired_patches
-    d = synthetic.generate(3, shape=(16, 64, 64), n_a=2, n_b=2, n_test=0, seed=0)
+    from c2gan_tf.metrics import psnr_normalized
+    d = synthetic.generate(3, shape=(16, 64, 64), n_a=2, n_b=2, n_test=1, seed=0)
     X_A, X_B, _, stats = create_unpaired_patches(UnpairedData.from_arrays(d['A'], d['B'], 'ZYX'), (8, 32, 32), 32,
                                                  seed=0, verbose=False)
     config = Config('ZYX', unet_n_first=16, disc_n_filters=32, train_patch_size=(8, 32, 32), train_batch_size=2,
                     train_seed=0, train_tensorboard=False)
     model = C2GAN(config, None, None)
     assert identity_departure(model, X_A[:8])[0] < 0.25  # near the identity (3D U-Nets start less close than 2D)
-    model.train(X_A, X_B, epochs=1, steps_per_epoch=100, intensity_stats=stats)
-    departure, kept = identity_departure(model, X_A[:8])
-    # measured: 0.38 and 0.94; with the 2D settings (3 strided layers, cycle weight 10) 0.07: back to the identity
-    assert departure > 0.3 and kept > 0.8, (departure, kept)
+    model.train(X_A, X_B, epochs=1, steps_per_epoch=200, intensity_stats=stats)
+    departure = identity_departure(model, X_A[:8])[0]
+    x, gt = d['test_A'][0], d['test_GT'][0]
+    gain = psnr_normalized(gt, model.predict(x, 'ZYX')) - psnr_normalized(gt, x)
+    # measured on an AMD EPYC: departure 2.28, gain +3.9 dB normalised PSNR. After 100 steps both CPUs seen here left
+    # the identity (0.38 and 1.40) but the second was 1.1 dB below its input, a transient (+1.6 to +6 dB one and two
+    # hundred steps later, two seeds). With the 2D settings (3 strided layers, cycle weight 10): 0.07, the identity
+    assert departure > 0.3 and gain > 1.0, (departure, gain)

@@ -1,0 +1,174 @@
+"""Prediction of a :class:`c2gan_tf.C2GAN`: whole images, tiles, stacks plane by plane, the QC map.
+
+:class:`PredictionMixin` holds ``C2GAN.predict`` and its helpers. Each prediction runs on a shallow copy of the
+model whose ``keras_model`` is a compiled call of the chosen generator (:class:`_Network`), so that CSBDeep's tiled
+prediction can use it and a prediction changes nothing of the model: predictions may run in several threads.
+"""
+
+from . import tensorflow_quiet  # noqa: F401 (first: TensorFlow without its start-up lines)
+
+import copy
+import warnings
+
+import numpy as np
+import tensorflow as tf
+from csbdeep.data import NoNormalizer, PadAndCropResizer, PercentileNormalizer
+from csbdeep.models import CARE
+from csbdeep.utils import move_image_axes
+
+from .io import convert_dtype
+from .prepare import DomainNormalizer, check_axes, check_finite, stack_axes, target_range
+from .qc import QC, quality_control
+
+#: Generator used for each prediction direction.
+DIRECTIONS = {'AtoB': 'G', 'BtoA': 'F'}
+
+
+class _Network:
+    """A generator as CSBDeep's prediction calls it (``predict`` of a batch, or of one tile), through a compiled call
+    of the network (one trace for every input size, no ``keras.Model.predict`` input pipeline per call, safe from
+    several threads), calling ``callback()`` first when there is one."""
+
+    def __init__(self, call, callback=None):
+        self.call, self.callback = call, callback
+
+    def predict(self, x, **kwargs):
+        if self.callback is not None:
+            self.callback()
+        return self.call(tf.convert_to_tensor(x, tf.float32)).numpy()
+
+
+class PredictionMixin:
+    """``predict`` and its helpers, for :class:`c2gan_tf.C2GAN`.
+
+    They use the model's ``config``, ``trainer`` (the generators ``G`` and ``F``, the saliency settings),
+    ``domain_stats`` and a ``_calls`` dict (the compiled call of each generator, made on first use).
+    """
+
+    def default_normalizer(self, direction='AtoB'):
+        """The normalizer :meth:`predict` uses by default.
+
+        The input is normalised with percentiles ``config.norm_pmin``/``norm_pmax``; the output is mapped into
+        the target domain's stored intensity range (:class:`DomainNormalizer`), or, when the model has no
+        intensity statistics, back into the input's own range (CSBDeep's default).
+        """
+        target = target_range(self.domain_stats, direction)
+        if target is not None:
+            return DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax)
+        warnings.warn('the model has no intensity statistics of domain %s: the output is mapped into the '
+                      "input's intensity range instead" % ('B' if direction == 'AtoB' else 'A'))
+        return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)
+
+    def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB',
+                dtype='float32', callback=None, return_qc=False):
+        """Restore an image (A -> B), or degrade one (B -> A).
+
+        Parameters
+        ----------
+        img : numpy.ndarray
+            Raw input image.
+        axes : str
+            Axes of ``img``, e.g. ``'YX'``, ``'ZYX'``, ``'CYX'``.
+        normalizer : :class:`csbdeep.data.Normalizer` or None
+            ``None`` uses :meth:`default_normalizer` (output in the target domain's units); any CSBDeep
+            normalizer can be given, as to ``CARE.predict``.
+        resizer : :class:`csbdeep.data.Resizer` or None
+            Pads the image to multiples of ``config.div_by()`` and crops the result.
+        n_tiles : tuple of int or None
+            Tiles per axis of ``img``; tiled and whole-image predictions agree.
+        direction : str
+            ``'AtoB'`` (G, restoration, default) or ``'BtoA'`` (F).
+        dtype : str or numpy.dtype
+            Data type of the result: ``'float32'`` (default), ``'uint16'``, ``'uint8'``, ``'same'`` (that of
+            ``img``) or any NumPy type. Integer types get rounded values clipped to the type's range, with a
+            warning that gives the fraction of pixels clipped (see :func:`c2gan_tf.io.convert_dtype`).
+        callback : callable or None
+            Called as ``callback()`` before each tile (of each plane of a stack) goes through the network, for
+            progress; an exception it raises stops the prediction (a Cancel button).
+        return_qc : bool
+            Also return where the restoration may have changed content (``direction='AtoB'`` only): a
+            :class:`c2gan_tf.qc.QC` with a per-pixel map (0 kept to 1 changed, the image's axes but channels)
+            and a summary (fraction of area changed, cycle residual, distance of the output's intensities to
+            domain B's), from the saliency masks of input and output and the cycle residual ``F(G(x)) - x``;
+            see :mod:`c2gan_tf.qc`. It runs F as well as G.
+
+        Returns
+        -------
+        numpy.ndarray or (numpy.ndarray, QC)
+            Image with the axes of ``img`` (and the QC with ``return_qc``).
+        """
+        self._generator(direction)  # a valid direction
+        img = np.asarray(img)
+        axes = check_axes(img.shape, axes, self.config.axes, self.config.n_channel_in)
+        check_finite(img, 'input image')
+        if normalizer is None:
+            normalizer = self.default_normalizer(direction)
+        if return_qc:
+            if direction != 'AtoB':
+                raise ValueError("return_qc is for restorations (direction='AtoB')")
+            restored, qc = self._predict_with_qc(img, axes, normalizer, resizer, n_tiles, callback)
+        else:
+            restored = self._predict_network(img, axes, normalizer, resizer, n_tiles, direction, callback)
+        restored, clipping = convert_dtype(restored, dtype, like=img.dtype)
+        if clipping.fraction > 0:
+            warnings.warn('restored image converted to %s' % clipping, stacklevel=2)
+        return (restored, qc) if return_qc else restored
+
+    def _predict_network(self, img, axes, normalizer, resizer, n_tiles, direction, callback):
+        """One generator's prediction (whole, tiled or plane by plane), with a normaliser's before and after."""
+        view = self._view(direction, callback)
+        loop = stack_axes(axes, img.ndim, self.config.axes)
+        if loop:
+            return view._predict_planes(img, axes, loop, normalizer, resizer, n_tiles)
+        return CARE.predict(view, img, axes, normalizer=normalizer, resizer=resizer, n_tiles=n_tiles)
+
+    def _view(self, direction, callback=None):
+        """This model as CSBDeep's prediction uses it with the generator of ``direction`` as its ``keras_model``: a
+        shallow copy, so that a prediction changes nothing of ``self`` (predictions may run in several threads)."""
+        net = self._generator(direction)
+        cached = self._calls.get(direction)
+        if cached is None or cached[0] is not net:  # new networks (a model trained or loaded again)
+            cached = self._calls[direction] = (net, tf.function(lambda x: net(x, training=False),
+                                                                reduce_retracing=True))
+        view = copy.copy(self)
+        view.keras_model = _Network(cached[1], callback)
+        return view
+
+    def _predict_with_qc(self, img, axes, normalizer, resizer, n_tiles, callback):
+        """The restoration and its :class:`c2gan_tf.qc.QC`: G and F on the normalised input, the normaliser's
+        ``after`` on G's output (as without QC)."""
+        x = normalizer.before(img.astype(np.float32, copy=False), axes)
+        y = self._predict_network(x, axes, NoNormalizer(), resizer, n_tiles, 'AtoB', callback)
+        cycle = self._predict_network(y, axes, NoNormalizer(), resizer, n_tiles, 'BtoA', callback)
+        restored = normalizer.after(y, None, axes)[0] if normalizer.do_after else y
+        if 'C' in axes:
+            x, y, cycle = (v.mean(axis=axes.index('C')) for v in (x, y, cycle))
+        map_axes = axes.replace('C', '')
+        spatial = [i for i, a in enumerate(map_axes) if a in self.config.axes]
+        saliency, quantiles = self.trainer.saliency, self.domain_stats.get('B', {}).get('quantiles')
+        qmap, summary = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial, quantiles)
+        return restored, QC(qmap, map_axes, summary)
+
+    def _predict_planes(self, img, axes, loop, normalizer, resizer, n_tiles):
+        """Restore a stack or movie plane by plane (each an image of the network's axes; ``loop``: the other axes),
+        normalised as a whole.
+
+        The normaliser's ``before`` sees the whole stack (one set of percentiles, so intensities do not flicker
+        from plane to plane), each plane is predicted on its own, and ``after`` maps the whole result.
+        """
+        plane_axes = ''.join(a for a in axes if a not in loop)
+        x = move_image_axes(img, axes, loop + plane_axes)
+        x = normalizer.before(x, loop + plane_axes)
+        tiles = None if n_tiles is None else tuple(n for a, n in zip(axes, n_tiles) if a not in loop)
+        planes = x.reshape((-1,) + x.shape[len(loop):])
+        y = np.stack([CARE.predict(self, p, plane_axes, normalizer=NoNormalizer(), resizer=resizer, n_tiles=tiles)
+                      for p in planes])
+        y = y.reshape(x.shape[:len(loop)] + y.shape[1:])
+        if normalizer.do_after:
+            y = normalizer.after(y, None, loop + plane_axes)[0]
+        return move_image_axes(y, loop + plane_axes, axes)
+
+    def _generator(self, direction):
+        if direction not in DIRECTIONS:
+            raise ValueError("direction must be one of %s, got %r" % (sorted(DIRECTIONS), direction))
+        return getattr(self.trainer, DIRECTIONS[direction])
