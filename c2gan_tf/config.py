@@ -215,13 +215,13 @@ class Config(BaseConfig):
         -------
         bool or (bool, tuple of str)
         """
-        invalid = tuple(key for key, (ok, _) in self._rules().items() if not ok)
+        invalid = tuple(key for key, (ok, _) in rules(self).items() if not ok)
         return (not invalid, invalid) if return_invalid else not invalid
 
     def problems(self):
         """One line per invalid setting: its value and what is allowed, e.g. ``unet_n_first='abc' (an integer >= 1)``."""
         return ['%s=%r (%s)' % (key, getattr(self, key, None), allowed)
-                for key, (ok, allowed) in self._rules().items() if not ok]
+                for key, (ok, allowed) in rules(self).items() if not ok]
 
     def check(self):
         """Raise ValueError naming every invalid setting, its value and what is allowed (see :meth:`problems`)."""
@@ -229,86 +229,88 @@ class Config(BaseConfig):
         if problems:
             raise ValueError('invalid configuration: ' + '; '.join(problems))
 
-    def _rules(self):
-        """``{attribute: (valid, what is allowed)}`` for every checked attribute."""
-        def is_int(v, low=None, high=None):
-            return (isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                    and (low is None or low <= v) and (high is None or v <= high))
 
-        def is_num(v, low=None, high=None, strict_low=False):
-            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
-            if ok and low is not None:
-                ok = v > low if strict_low else v >= low
-            return ok and (high is None or v <= high)
+def rules(config):
+    """``{attribute: (valid, what is allowed)}`` for every checked attribute of a :class:`Config`."""
+    c = config
+    def is_int(v, low=None, high=None):
+        return (isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                and (low is None or low <= v) and (high is None or v <= high))
 
-        def one_of(v, choices):
-            return isinstance(v, str) and v in choices, 'one of %s' % ', '.join(repr(c) for c in choices)
+    def is_num(v, low=None, high=None, strict_low=False):
+        ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+        if ok and low is not None:
+            ok = v > low if strict_low else v >= low
+        return ok and (high is None or v <= high)
 
-        r = {}
-        r['n_dim'] = self.n_dim in (2, 3), '2 or 3'
-        try:
-            axes_check_and_normalize(self.axes, self.n_dim + 1, disallowed='S')
-            ok = 'T' not in self.axes
-        except ValueError:
-            ok = False
-        r['axes'] = ok, "spatial axes YX or ZYX, channel C last (e.g. 'YXC'); no S or T"
-        r['n_channel_in'] = is_int(self.n_channel_in, 1), 'an integer >= 1'
-        r['n_channel_out'] = (is_int(self.n_channel_out, 1) and self.n_channel_out == self.n_channel_in,
-                              'equal to n_channel_in (%r)' % (self.n_channel_in,))
-        r['probabilistic'] = self.probabilistic is False, "false (CSBDeep's prediction reads it; c2GAN has no other)"
-        r['unet_residual'] = isinstance(self.unet_residual, bool), 'true or false'
-        r['unet_n_depth'] = is_int(self.unet_n_depth, 1, 5), 'an integer from 1 to 5'
-        r['unet_kern_size'] = (is_int(self.unet_kern_size) and self.unet_kern_size in (3, 5, 7),  # CSBDeep's tiling
-                               '3, 5 or 7')
-        r['unet_n_first'] = is_int(self.unet_n_first, 1), 'an integer >= 1'
-        r['unet_last_activation'] = one_of(self.unet_last_activation, ('linear', 'relu'))
-        r['disc_n_filters'] = is_int(self.disc_n_filters, 1), 'an integer >= 1'
-        r['disc_n_layers'] = is_int(self.disc_n_layers, 1, 6), 'an integer from 1 to 6'
-        r['disc_kern_size'] = is_int(self.disc_kern_size, 1), 'an integer >= 1'
-        r['disc_norm'] = one_of(self.disc_norm, ('instance', 'none'))
-        for key in ('lambda_cycle', 'lambda_identity', 'struct_rho0'):
-            r[key] = is_num(getattr(self, key), 0), 'a number >= 0'
-        r['struct_decay'] = one_of(self.struct_decay, ('exp', 'constant'))
-        r['struct_tau'] = self.struct_tau is None or is_num(self.struct_tau, 0, strict_low=True), 'null or a number > 0'
-        r['struct_floor'] = is_num(self.struct_floor, 0, 1), 'a fraction from 0 to 1'
-        r['struct_sigma'] = is_num(self.struct_sigma, 0, 10), 'a number from 0 to 10'
-        for d in DOMAINS:
-            s = self.saliency(d)
-            r['struct_threshold_' + d] = s['threshold'] is None or is_num(s['threshold']), 'null (automatic) or a number'
-            r['struct_polarity_' + d] = (s['polarity'] in (None, 1, -1) and not isinstance(s['polarity'], bool),
-                                         'null (automatic), 1 or -1')
-            r['struct_steepness_' + d] = is_num(s['steepness'], 0, strict_low=True), 'a number > 0'
-        r['norm_pmin'] = is_num(self.norm_pmin, 0, 100), 'a percentile from 0 to 100'
-        r['norm_pmax'] = (is_num(self.norm_pmax, 0, 100) and r['norm_pmin'][0] and self.norm_pmin < self.norm_pmax,
-                          'a percentile from 0 to 100, above norm_pmin')
-        r['unet_pool'] = ((self.unet_pool is None or (isinstance(self.unet_pool, (tuple, list))
-                                                      and len(self.unet_pool) == self.n_dim
-                                                      and all(is_int(p) and p in (1, 2, 4) for p in self.unet_pool))),
-                          'null (2 along every axis) or %d factors, each 1, 2 or 4' % self.n_dim)
-        div_by = self.div_by() if r['unet_n_depth'][0] and r['unet_pool'][0] else (1,) * self.n_dim
-        r['train_patch_size'] = ((isinstance(self.train_patch_size, (tuple, list))
-                                  and len(self.train_patch_size) == self.n_dim
-                                  and all(is_int(p, 2 * d) and p % d == 0 for p, d in zip(self.train_patch_size, div_by))),
-                                 '%d sizes, each a multiple of %s and at least twice that (pool ** unet_n_depth)'
-                                 % (self.n_dim, div_by[0] if len(set(div_by)) == 1
-                                    else ', '.join(map(str, div_by)) + ' along the spatial axes'))
-        for key in ('train_epochs', 'train_steps_per_epoch', 'train_batch_size'):
-            r[key] = is_int(getattr(self, key), 1), 'an integer >= 1'
-        r['train_learning_rate'] = is_num(self.train_learning_rate, 0, strict_low=True), 'a number > 0'
-        r['train_beta_1'] = is_num(self.train_beta_1, 0, 1) and self.train_beta_1 < 1, 'a number from 0 to below 1'
-        r['train_lr_decay'] = one_of(self.train_lr_decay, ('linear', 'constant'))
-        r['train_lr_decay_start'] = (is_num(self.train_lr_decay_start, 0, 1) and self.train_lr_decay_start < 1,
-                                     'a fraction from 0 to below 1')
-        r['train_pool_size'] = (is_int(self.train_pool_size, 0) and (
-            self.train_pool_size == 0 or not r['train_batch_size'][0] or self.train_pool_size >= self.train_batch_size),
-            '0 (no pool) or an integer >= train_batch_size')
-        for key in ('train_augment', 'train_tensorboard', 'train_mixed_precision'):
-            r[key] = isinstance(getattr(self, key), bool), 'true or false'
-        r['train_seed'] = self.train_seed is None or is_int(self.train_seed, 0), 'null or an integer >= 0'
-        r['train_select'] = one_of(self.train_select, ('last', 'val_select', 'chosen'))
-        r['train_save_every'] = is_int(self.train_save_every, 0), '0 (none) or an integer >= 1'
-        for key in ('train_checkpoint', 'train_checkpoint_last', 'train_checkpoint_epoch'):
-            name = getattr(self, key)
-            r[key] = (name is None or (isinstance(name, str) and name.endswith('.weights.h5')),
-                      'null or a file name ending in .weights.h5')
-        return r
+    def one_of(v, choices):
+        return isinstance(v, str) and v in choices, 'one of %s' % ', '.join(repr(c) for c in choices)
+
+    r = {}
+    r['n_dim'] = c.n_dim in (2, 3), '2 or 3'
+    try:
+        axes_check_and_normalize(c.axes, c.n_dim + 1, disallowed='S')
+        ok = 'T' not in c.axes
+    except ValueError:
+        ok = False
+    r['axes'] = ok, "spatial axes YX or ZYX, channel C last (e.g. 'YXC'); no S or T"
+    r['n_channel_in'] = is_int(c.n_channel_in, 1), 'an integer >= 1'
+    r['n_channel_out'] = (is_int(c.n_channel_out, 1) and c.n_channel_out == c.n_channel_in,
+                          'equal to n_channel_in (%r)' % (c.n_channel_in,))
+    r['probabilistic'] = c.probabilistic is False, "false (CSBDeep's prediction reads it; c2GAN has no other)"
+    r['unet_residual'] = isinstance(c.unet_residual, bool), 'true or false'
+    r['unet_n_depth'] = is_int(c.unet_n_depth, 1, 5), 'an integer from 1 to 5'
+    r['unet_kern_size'] = (is_int(c.unet_kern_size) and c.unet_kern_size in (3, 5, 7),  # CSBDeep's tiling
+                           '3, 5 or 7')
+    r['unet_n_first'] = is_int(c.unet_n_first, 1), 'an integer >= 1'
+    r['unet_last_activation'] = one_of(c.unet_last_activation, ('linear', 'relu'))
+    r['disc_n_filters'] = is_int(c.disc_n_filters, 1), 'an integer >= 1'
+    r['disc_n_layers'] = is_int(c.disc_n_layers, 1, 6), 'an integer from 1 to 6'
+    r['disc_kern_size'] = is_int(c.disc_kern_size, 1), 'an integer >= 1'
+    r['disc_norm'] = one_of(c.disc_norm, ('instance', 'none'))
+    for key in ('lambda_cycle', 'lambda_identity', 'struct_rho0'):
+        r[key] = is_num(getattr(c, key), 0), 'a number >= 0'
+    r['struct_decay'] = one_of(c.struct_decay, ('exp', 'constant'))
+    r['struct_tau'] = c.struct_tau is None or is_num(c.struct_tau, 0, strict_low=True), 'null or a number > 0'
+    r['struct_floor'] = is_num(c.struct_floor, 0, 1), 'a fraction from 0 to 1'
+    r['struct_sigma'] = is_num(c.struct_sigma, 0, 10), 'a number from 0 to 10'
+    for d in DOMAINS:
+        s = c.saliency(d)
+        r['struct_threshold_' + d] = s['threshold'] is None or is_num(s['threshold']), 'null (automatic) or a number'
+        r['struct_polarity_' + d] = (s['polarity'] in (None, 1, -1) and not isinstance(s['polarity'], bool),
+                                     'null (automatic), 1 or -1')
+        r['struct_steepness_' + d] = is_num(s['steepness'], 0, strict_low=True), 'a number > 0'
+    r['norm_pmin'] = is_num(c.norm_pmin, 0, 100), 'a percentile from 0 to 100'
+    r['norm_pmax'] = (is_num(c.norm_pmax, 0, 100) and r['norm_pmin'][0] and c.norm_pmin < c.norm_pmax,
+                      'a percentile from 0 to 100, above norm_pmin')
+    r['unet_pool'] = ((c.unet_pool is None or (isinstance(c.unet_pool, (tuple, list))
+                                                  and len(c.unet_pool) == c.n_dim
+                                                  and all(is_int(p) and p in (1, 2, 4) for p in c.unet_pool))),
+                      'null (2 along every axis) or %d factors, each 1, 2 or 4' % c.n_dim)
+    div_by = c.div_by() if r['unet_n_depth'][0] and r['unet_pool'][0] else (1,) * c.n_dim
+    r['train_patch_size'] = ((isinstance(c.train_patch_size, (tuple, list))
+                              and len(c.train_patch_size) == c.n_dim
+                              and all(is_int(p, 2 * d) and p % d == 0 for p, d in zip(c.train_patch_size, div_by))),
+                             '%d sizes, each a multiple of %s and at least twice that (pool ** unet_n_depth)'
+                             % (c.n_dim, div_by[0] if len(set(div_by)) == 1
+                                else ', '.join(map(str, div_by)) + ' along the spatial axes'))
+    for key in ('train_epochs', 'train_steps_per_epoch', 'train_batch_size'):
+        r[key] = is_int(getattr(c, key), 1), 'an integer >= 1'
+    r['train_learning_rate'] = is_num(c.train_learning_rate, 0, strict_low=True), 'a number > 0'
+    r['train_beta_1'] = is_num(c.train_beta_1, 0, 1) and c.train_beta_1 < 1, 'a number from 0 to below 1'
+    r['train_lr_decay'] = one_of(c.train_lr_decay, ('linear', 'constant'))
+    r['train_lr_decay_start'] = (is_num(c.train_lr_decay_start, 0, 1) and c.train_lr_decay_start < 1,
+                                 'a fraction from 0 to below 1')
+    r['train_pool_size'] = (is_int(c.train_pool_size, 0) and (
+        c.train_pool_size == 0 or not r['train_batch_size'][0] or c.train_pool_size >= c.train_batch_size),
+        '0 (no pool) or an integer >= train_batch_size')
+    for key in ('train_augment', 'train_tensorboard', 'train_mixed_precision'):
+        r[key] = isinstance(getattr(c, key), bool), 'true or false'
+    r['train_seed'] = c.train_seed is None or is_int(c.train_seed, 0), 'null or an integer >= 0'
+    r['train_select'] = one_of(c.train_select, ('last', 'val_select', 'chosen'))
+    r['train_save_every'] = is_int(c.train_save_every, 0), '0 (none) or an integer >= 1'
+    for key in ('train_checkpoint', 'train_checkpoint_last', 'train_checkpoint_epoch'):
+        name = getattr(c, key)
+        r[key] = (name is None or (isinstance(name, str) and name.endswith('.weights.h5')),
+                  'null or a file name ending in .weights.h5')
+    return r
