@@ -28,7 +28,7 @@ class Interrupted(Exception):
 def _demo(args):
     from .demo import run_demo
     run_demo(args.outdir, ndim=args.ndim, epochs=args.epochs, steps_per_epoch=args.steps, seed=args.seed,
-             tiny=args.tiny)
+             tiny=args.tiny, report=print)
 
 
 def _check_datagen(args):

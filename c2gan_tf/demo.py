@@ -10,7 +10,8 @@ from .metrics import evaluate
 from .model import C2GAN
 
 
-def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0, n_images=8, tiny=False):
+def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0, n_images=8, tiny=False,
+             report=None):
     """Train a small c2GAN on synthetic unpaired data and restore a held-out synthetic test image.
 
     Writes to ``outdir``: the model folder ``model/``, ``input.tif``, ``restored.tif``, ``ground_truth.tif``,
@@ -29,17 +30,20 @@ def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0,
         Training images per domain.
     tiny : bool
         A tiny network and data, for tests.
+    report : callable or None
+        Called with each line of progress and of the results (``c2gan demo`` passes ``print``).
 
     Returns
     -------
     dict
         The metrics written to ``metrics.json``.
     """
+    report = report or (lambda line: None)
     os.makedirs(outdir, exist_ok=True)
     shape = ((128, 128) if tiny else (256, 256)) if ndim == 2 else ((16, 64, 64) if tiny else (32, 128, 128))
     patch = (64, 64) if ndim == 2 else (16, 32, 32)
     axes = 'YX' if ndim == 2 else 'ZYX'
-    print('Generating synthetic data (%dD, %d images per domain) ...' % (ndim, n_images))
+    report('Generating synthetic data (%dD, %d images per domain) ...' % (ndim, n_images))
     data = synthetic.generate(ndim, shape, n_a=n_images, n_b=n_images, n_test=1, seed=seed)
 
     config = Config(axes, unet_n_depth=2, unet_n_first=8 if tiny else 16, disc_n_filters=8 if tiny else 32,
@@ -55,11 +59,11 @@ def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0,
     result = dict(input=evaluate(gt, x), restored=evaluate(gt, restored, reference_input=x),
                   training=dict(ndim=ndim, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed))
     _write_results(outdir, axes, dict(input=x, restored=restored, ground_truth=gt), result)
-    print('Normalised PSNR against ground truth: input %.2f dB, restored %.2f dB'
+    report('Normalised PSNR against ground truth: input %.2f dB, restored %.2f dB'
           % (result['input']['psnr_normalized'], result['restored']['psnr_normalized']))
-    print('Normalised SSIM against ground truth: input %.3f, restored %.3f'
+    report('Normalised SSIM against ground truth: input %.3f, restored %.3f'
           % (result['input']['ssim_normalized'], result['restored']['ssim_normalized']))
-    print('Results in %s' % os.path.abspath(outdir))
+    report('Results in %s' % os.path.abspath(outdir))
     return result
 
 
