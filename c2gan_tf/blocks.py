@@ -26,6 +26,15 @@ from .io.zarr import open_image, write_ome_zarr
 from .prepare import FixedNormalizer, target_range
 
 
+def sample_chunks(x, n_chunks=32, seed=0):
+    """Up to ``n_chunks`` of a Dask array's chunks, drawn at random (read into memory)."""
+    import dask
+    rng = np.random.default_rng(seed)
+    blocks = list(np.ndindex(*x.numblocks))
+    chosen = [blocks[i] for i in sorted(rng.choice(len(blocks), min(n_chunks, len(blocks)), replace=False))]
+    return dask.compute(*[x.blocks[b] for b in chosen])
+
+
 def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):
     """Per-channel percentiles of a whole volume, from up to ``n_chunks`` of its chunks drawn at random.
 
@@ -34,14 +43,9 @@ def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):
     (numpy.ndarray, numpy.ndarray)
         The ``pmin`` and ``pmax`` percentiles, one value per channel (one value without a channel axis).
     """
-    import dask
-    rng = np.random.default_rng(seed)
-    blocks = list(np.ndindex(*x.numblocks))
-    chosen = [blocks[i] for i in sorted(rng.choice(len(blocks), min(n_chunks, len(blocks)), replace=False))]
-    sample = dask.compute(*[x.blocks[b] for b in chosen])
     c = axes.index('C') if 'C' in axes else None
     values = [np.moveaxis(np.asarray(s, np.float32), c, 0).reshape(s.shape[c], -1) if c is not None
-              else np.asarray(s, np.float32).reshape(1, -1) for s in sample]
+              else np.asarray(s, np.float32).reshape(1, -1) for s in sample_chunks(x, n_chunks, seed)]
     values = np.concatenate(values, axis=1)
     return np.percentile(values, pmin, axis=1), np.percentile(values, pmax, axis=1)
 
@@ -72,11 +76,23 @@ def _restore_block(block, model_key, axes, normalizer, direction):
                                      direction=direction).astype(np.float32)
 
 
-def _store_block(block, partial, region, done):
+def _qc_block(block, model_key, axes, normalizer, depth, block_info=None):
+    """The QC map and the cycle residual of one block, computed with its halo and trimmed to the block: an array of
+    the block's shape (channel axis of 1) with a new last axis (map, residual)."""
+    _, qc = _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(), return_qc=True)
+    v = np.stack([qc.map, qc.residual], axis=-1)
+    if 'C' in axes:
+        v = np.expand_dims(v, axes.index('C'))
+    where, n = block_info[0]['chunk-location'], block_info[0]['num-chunks']
+    return v[tuple(slice(depth[i] if where[i] > 0 else 0, v.shape[i] - (depth[i] if where[i] < n[i] - 1 else 0))
+                   for i in range(block.ndim))]
+
+
+def _store_block(block, partial, region, marker):
     """Write a restored block into its region of the partial result, then mark it done."""
     import zarr
     zarr.open_array(partial, mode='r+')[region] = block
-    open(done, 'w').close()
+    open(marker, 'w').close()
     return region
 
 
@@ -115,8 +131,17 @@ def halo(model, axes):
                                                                        model._axes_div_by(axes)))}
 
 
+def qc_halo(model, axes):
+    """Overlap per axis for the QC map: the receptive fields of G and of F (the cycle runs F on G's output) and the
+    smoothing of masks and residual (3 sigma), rounded up to the network's divisibility."""
+    spatial = model.config.axes.replace('C', '')
+    smooth = int(np.ceil(3 * max(s['sigma'] for s in model.trainer.saliency.values())))
+    return {i: int(np.ceil((2 * o + (smooth if a in spatial else 0)) / d) * d)
+            for i, (a, o, d) in enumerate(zip(axes, model._axes_tile_overlap(axes), model._axes_div_by(axes)))}
+
+
 def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=None, scheduler=None,
-                   n_levels=None, progress=True, dtype='float32', rescale=True):
+                   n_levels=None, progress=True, dtype='float32', rescale=True, qc=None):
     """Restore an image larger than memory block by block into OME-Zarr; resumable.
 
     Parameters
@@ -149,11 +174,19 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
         :func:`c2gan_tf.io.zarr.conversion_of` reads.
     rescale : bool
         Map an integer output into its type's range when it does not fit (default), rather than clip it.
+    qc : str or None
+        Also write where the restoration may have changed content (``direction='AtoB'``): the QC map of
+        :meth:`c2gan_tf.C2GAN.predict` (``return_qc``) as an OME-Zarr at this path (float32, the input's axes but
+        channels, its pixel sizes), block by block with a halo that covers both generators and the smoothing, so
+        that it equals the whole-image map; its summary goes into the group's attributes (``c2gan_qc_summary``).
+        Each block then runs G twice and F once.
 
     Returns
     -------
-    str
-        ``out``. A run killed part way and started again with the same arguments continues where it stopped.
+    str or (str, dict)
+        ``out`` (and, with ``qc``, the QC summary: ``changed_fraction`` and ``cycle_residual`` over the whole image,
+        ``distance_to_b`` from up to 32 of the output's blocks). A run killed part way and started again with the
+        same arguments continues where it stopped.
     """
     import dask.array as da
 
@@ -162,26 +195,64 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     else:
         x, axes, spacing = source, axes_check_and_normalize(axes, source.ndim), {}
     dtype = output_dtype(dtype, like=x.dtype)
+    if qc is not None and direction != 'AtoB':
+        raise ValueError("qc is for restorations (direction='AtoB')")
     x = x.rechunk(block_sizes(model, axes, x.shape, block_size))
     model_key = os.path.abspath(str(model.logdir)) if model.basedir is not None else 'memory-%d' % id(model)
     with _loading:
         _models[model_key] = model  # this process uses the object given, never an older one of the same folder
-    restored = _restored(model, model_key, x, axes, direction)
+    restored, qc_blocks = _restored(model, model_key, x, axes, direction, qc is not None)
     job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
-               direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize])
-    partial, done = _prepare(out, job, x)
-    todo = [b for b in np.ndindex(*restored.numblocks) if not os.path.exists(_marker(done, b))]
-    if todo:
-        _compute(restored, todo, partial, done, scheduler, progress)
+               direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize],
+               qc=qc is not None)
+    partial, done = _prepare(out, job, x, qc_blocks)
+    stores = [_delayed_store(restored, b, partial, _marker(done, b)) for b in np.ndindex(*restored.numblocks)
+              if not os.path.exists(_marker(done, b))]
+    if qc_blocks is not None:
+        stores += [_delayed_store(qc_blocks, b, _qc_partial(out), _marker(done, b, 'qc-'))
+                   for b in np.ndindex(*qc_blocks.numblocks) if not os.path.exists(_marker(done, b, 'qc-'))]
+    if stores:
+        _compute(stores, int(np.prod(restored.numblocks)) * (1 if qc is None else 2), scheduler, progress)
+    summary = None if qc is None else _write_qc(model, out, axes, spacing, qc, n_levels, partial)
     write_ome_zarr(da.from_zarr(partial), axes, spacing, out, n_levels, dtype, rescale)
-    shutil.rmtree(partial)
-    shutil.rmtree(done)
-    return out
+    for folder in (partial, done) + ((_qc_partial(out),) if qc is not None else ()):
+        shutil.rmtree(folder)
+    return out if qc is None else (out, summary)
 
 
-def _restored(model, model_key, x, axes, direction):
-    """The restored image as a Dask array with ``x``'s chunks, each block predicted with the network's halo."""
+def _qc_partial(out):
+    return str(out) + '.qc-partial.zarr'
+
+
+def _write_qc(model, out, axes, spacing, path, n_levels, partial):
+    """The QC map as OME-Zarr at ``path`` (summary in its attributes), from the QC blocks of a run; its summary."""
     import dask.array as da
+    import zarr
+
+    from .qc import CHANGED, distance_to_quantiles
+    v = da.from_zarr(_qc_partial(out))
+    if 'C' in axes:
+        v = v[tuple(0 if a == 'C' else slice(None) for a in axes)]
+    qmap, residual = v[..., 0], v[..., 1]
+    changed, mean_residual = da.compute((qmap > CHANGED).mean(), residual.mean())
+    quantiles, target = model.domain_stats.get('B', {}).get('quantiles'), target_range(model.domain_stats)
+    distance = None
+    if quantiles is not None and target is not None:  # G's output in B's normalised units, channels averaged
+        y = np.concatenate([np.asarray(b, np.float32).ravel() for b in sample_chunks(
+            da.from_zarr(partial).mean(axis=axes.index('C')) if 'C' in axes else da.from_zarr(partial))])
+        distance = distance_to_quantiles((y - target[0]) / (target[1] - target[0]), quantiles)
+    summary = dict(changed_fraction=float(changed), cycle_residual=float(mean_residual), distance_to_b=distance)
+    chunks = [c for a, c in zip(axes, da.from_zarr(partial).chunks) if a != 'C']  # the restoration's blocks
+    write_ome_zarr(qmap.rechunk(chunks), axes.replace('C', ''), spacing, path, n_levels, 'float32', False)
+    zarr.open_group(str(path), mode='r+').attrs['c2gan_qc_summary'] = summary
+    return summary
+
+
+def _restored(model, model_key, x, axes, direction, with_qc=False):
+    """The restored image as a Dask array with ``x``'s chunks, each block predicted with the network's halo; and,
+    ``with_qc``, the QC blocks (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
+    import dask.array as da
+    from dask.array.overlap import ensure_minimum_chunksize
     c = model.config
     mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
     normalizer = FixedNormalizer(mi, ma, *(target_range(model.domain_stats, direction) or (None, None)))
@@ -196,17 +267,27 @@ def _restored(model, model_key, x, axes, direction):
     if restored.shape != padded.shape:
         raise ValueError('blocks need a model whose output has the input\'s shape, got %s from %s'
                          % (restored.shape, padded.shape))
-    return restored[tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))].rechunk(x.chunks)
+    crop = tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))
+    restored = restored[crop].rechunk(x.chunks)
+    if not with_qc:
+        return restored, None
+    # blocks at least as large as the QC's halo (G, F and smoothing: larger than the restoration's), one task each
+    halo_qc = qc_halo(model, axes)
+    padded = padded.rechunk(tuple(ensure_minimum_chunksize(halo_qc[i], c) for i, c in enumerate(padded.chunks)))
+    depth = {i: d if padded.numblocks[i] > 1 else 0 for i, d in halo_qc.items()}
+    chunks = tuple((1,) if a == 'C' else c for a, c in zip(axes, padded.chunks)) + ((2,),)
+    qc = da.overlap.overlap(padded, depth=depth, boundary='none').map_blocks(
+        _qc_block, model_key=model_key, axes=axes, normalizer=normalizer, depth=depth, new_axis=[x.ndim],
+        chunks=chunks, dtype=np.float32, meta=np.empty((0,) * (x.ndim + 1), np.float32))
+    return restored, qc[crop + (slice(None),)]
 
 
-def _compute(restored, todo, partial, done, scheduler, progress):
-    """Restore and store the blocks ``todo``, with a progress bar over all blocks: on Dask's threaded scheduler in
-    this process, or on the ``dask.distributed`` cluster at the address ``scheduler``."""
+def _compute(stores, n, scheduler, progress):
+    """Run the delayed ``stores`` (each restores a block and stores it), with a progress bar over all ``n`` blocks:
+    on Dask's threaded scheduler in this process, or on the ``dask.distributed`` cluster at ``scheduler``."""
     import dask
     from tqdm.auto import tqdm
-    n = int(np.prod(restored.numblocks))
-    stores = [_delayed_store(restored, b, partial, done) for b in todo]
-    with tqdm(total=n, initial=n - len(todo), desc='blocks', disable=not progress) as bar:
+    with tqdm(total=n, initial=n - len(stores), desc='blocks', disable=not progress) as bar:
         if scheduler is None:
             with _StoredBlocks({s.key for s in stores}, bar.update):
                 dask.compute(*stores, scheduler='threads')
@@ -252,18 +333,20 @@ class _StoredBlocks(Callback):
             self._update()
 
 
-def _marker(done, block):
-    return os.path.join(done, '_'.join(map(str, block)))
+def _marker(done, block, prefix=''):
+    return os.path.join(done, prefix + '_'.join(map(str, block)))
 
 
-def _delayed_store(restored, block, partial, done):
+def _delayed_store(blocks, block, partial, marker):
+    """A delayed task that computes block ``block`` of ``blocks``, stores it into ``partial``, and marks it done."""
     import dask
-    region = tuple(slice(sum(chunks[:i]), sum(chunks[:i + 1])) for chunks, i in zip(restored.chunks, block))
-    return dask.delayed(_store_block)(restored.blocks[block], partial, region, _marker(done, block))
+    region = tuple(slice(sum(chunks[:i]), sum(chunks[:i + 1])) for chunks, i in zip(blocks.chunks, block))
+    return dask.delayed(_store_block)(blocks.blocks[block], partial, region, marker)
 
 
-def _prepare(out, job, x):
-    """The partial result (a Zarr array) and the folder of done markers of a job, made or found again.
+def _prepare(out, job, x, qc_blocks=None):
+    """The partial result (a Zarr array; and that of the QC blocks) and the folder of done markers of a job, made
+    or found again.
 
     A folder left by another job (other input, model or blocks) is refused rather than mixed in.
     """
@@ -278,6 +361,9 @@ def _prepare(out, job, x):
         return partial, done
     os.makedirs(done, exist_ok=True)
     zarr.create_array(partial, shape=x.shape, chunks=x.chunksize, dtype='float32', overwrite=True)
+    if qc_blocks is not None:
+        zarr.create_array(_qc_partial(out), shape=qc_blocks.shape, chunks=qc_blocks.chunksize, dtype='float32',
+                          overwrite=True)
     with open(job_file + '.tmp', 'w') as f:
         json.dump(job, f)
     os.replace(job_file + '.tmp', job_file)

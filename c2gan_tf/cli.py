@@ -208,8 +208,6 @@ def _check_predict(args):
     _check_model(args)
     files = _inputs(args)
     args.plan = plan_outputs(files, args.outdir, args.suffix, args.format, _is_ome)
-    if args.qc and any(out.suffix == '.zarr' for out in args.plan.values()):
-        raise ValueError('--qc writes TIFF maps beside TIFF outputs; it does not take OME-Zarr outputs yet')
     if args.qc and args.direction != 'AtoB':
         raise ValueError('--qc is for restorations (--direction AtoB)')
     if args.qc:
@@ -269,11 +267,12 @@ def _restore_file(model, f, out, args):
     if out.suffix == '.zarr':
         from .blocks import predict_blocks
         from .io.zarr import conversion_of
-        predict_blocks(model, str(f), str(out), axes=args.axes, direction=args.direction, block_size=args.block_size,
-                       scheduler=args.scheduler, dtype=args.dtype, rescale=not args.clip)
+        result = predict_blocks(model, str(f), str(out), axes=args.axes, direction=args.direction,
+                                block_size=args.block_size, scheduler=args.scheduler, dtype=args.dtype,
+                                rescale=not args.clip, qc=str(qc_name(out)) if args.qc else None)
         clipping = conversion_of(out)
         _warn_of_clipping(out, clipping)
-        return '%s -> %s (%s)' % (f, out, clipping)
+        return '%s -> %s (%s)' % (f, out, clipping) + (_qc_line(out, result[1]) if args.qc else '')
     img, info = read_image(f)
     axes = axes_of(info, args.axes, f, img.ndim)
     restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction, return_qc=args.qc)
@@ -284,18 +283,18 @@ def _restore_file(model, f, out, args):
     with atomic_path(out) as tmp:
         clipping = write_image(tmp, restored, axes, info, dtype=args.dtype, rescale=not args.clip)
     _warn_of_clipping(out, clipping)
-    line = '%s -> %s (%s)' % (f, out, clipping)
-    if args.qc:
-        s = qc.summary
-        line += '\n  QC %s: %.1f %% of the area changed, cycle residual %.4f, distance to B %s' % (
-            qc_name(out), 100 * s['changed_fraction'], s['cycle_residual'],
-            'unknown' if s['distance_to_b'] is None else '%.4f' % s['distance_to_b'])
-    return line
+    return '%s -> %s (%s)' % (f, out, clipping) + (_qc_line(out, qc.summary) if args.qc else '')
+
+
+def _qc_line(out, s):
+    return '\n  QC %s: %.1f %% of the area changed, cycle residual %.4f, distance to B %s' % (
+        qc_name(out), 100 * s['changed_fraction'], s['cycle_residual'],
+        'unknown' if s['distance_to_b'] is None else '%.4f' % s['distance_to_b'])
 
 
 def qc_name(out):
-    """The QC map written beside an output: ``NAME_qc.tif`` (``.ome.tif`` for OME outputs)."""
-    ext = '.ome.tif' if out.name.endswith('.ome.tif') else out.suffix
+    """The QC map written beside an output: ``NAME_qc.tif`` (``.ome.tif``, ``.ome.zarr`` for those outputs)."""
+    ext = next((e for e in ('.ome.tif', '.ome.zarr') if out.name.endswith(e)), out.suffix)
     return out.with_name(output_name(out) + '_qc' + ext)
 
 
@@ -538,7 +537,8 @@ def _add_predict(sub):
                         'the pixels would be clipped, map the image into the range and store the mapping in the '
                         'metadata)')
     p.add_argument('--qc', action='store_true',
-                   help='also write NAME_qc.tif beside each output: where the restoration may have changed content '
+                   help='also write NAME_qc.tif (NAME_qc.ome.zarr) beside each output: where the restoration may '
+                        'have changed content '
                         '(0 kept to 1 changed; from the saliency masks and the cycle residual, no ground truth), '
                         'and print its summary')
     p.add_argument('--fail-fast', action='store_true',

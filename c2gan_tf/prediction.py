@@ -146,8 +146,9 @@ class PredictionMixin:
         map_axes = axes.replace('C', '')
         spatial = [i for i, a in enumerate(map_axes) if a in self.config.axes]
         saliency, quantiles = self.trainer.saliency, self.domain_stats.get('B', {}).get('quantiles')
-        qmap, summary = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial, quantiles)
-        return restored, QC(qmap, map_axes, summary)
+        qmap, summary, residual = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial, quantiles,
+                                                  return_residual=True)
+        return restored, QC(qmap, map_axes, summary, residual)
 
     def _predict_planes(self, img, axes, loop, normalizer, resizer, n_tiles):
         """Restore a stack or movie plane by plane (each an image of the network's axes; ``loop``: the other axes),

@@ -76,13 +76,21 @@ def summary(qmap, residual, y, b_quantiles=None):
                 distance_to_b=None if b_quantiles is None else distance_to_quantiles(y, b_quantiles))
 
 
-def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=None):
+def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=None, return_residual=False):
     """Map and summary of one restoration, from normalised input ``x``, restoration ``y`` and cycle ``F(y)``, all
-    without channel axis (channels averaged); ``spatial``: the indices of the network's spatial axes."""
+    without channel axis (channels averaged); ``spatial``: the indices of the network's spatial axes.
+
+    Returns
+    -------
+    (numpy.ndarray, dict) or (numpy.ndarray, dict, numpy.ndarray)
+        The map, the summary and, with ``return_residual``, the cycle residual per pixel (the map's other half;
+        block prediction sums it over blocks).
+    """
     change = structure_change(x, y, saliency_a, saliency_b, spatial)
     residual = cycle_residual(x, cycle, saliency_a['sigma'], spatial)
     qmap = qc_map(change, residual)
-    return qmap, summary(qmap, residual, y, b_quantiles)
+    result = qmap, summary(qmap, residual, y, b_quantiles)
+    return result + (residual,) if return_residual else result
 
 
 @dataclass
@@ -97,11 +105,14 @@ class QC:
         The map's axes.
     summary : dict
         ``changed_fraction``, ``cycle_residual``, ``distance_to_b`` (:func:`summary`).
+    residual : numpy.ndarray or None
+        The smoothed cycle residual per pixel (:func:`cycle_residual`, the map's axes), one of the map's two parts.
     """
 
     map: np.ndarray
     axes: str
     summary: dict = field(default_factory=dict)
+    residual: np.ndarray = None
 
 
 def domain_quantiles(patches, n=N_QUANTILES, max_patches=1000, seed=0):

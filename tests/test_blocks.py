@@ -178,3 +178,34 @@ def test_a_model_retrained_in_the_same_folder_is_the_one_used(tmp_path):
                          progress=False)
     expected = in_memory(second, img, 'YX', (32, 32))
     np.testing.assert_allclose(np.asarray(open_image(out)[0]), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_qc_map_in_blocks_equals_the_whole_image_map_and_the_cli_writes_it(tiny_model, tmp_path, capsys):
+    model, _, basedir = tiny_model
+    img = uneven_image((192, 160), seed=7)  # multiples of the network's divisibility: no padding at the borders
+    out, summary = predict_blocks(model, da.from_array(img, chunks=64), str(tmp_path / 'o.ome.zarr'), axes='YX',
+                                  block_size=64, progress=False, qc=str(tmp_path / 'o_qc.ome.zarr'))
+    mi, ma = volume_percentiles(da.from_array(img, chunks=64), 'YX', model.config.norm_pmin, model.config.norm_pmax)
+    b = model.domain_stats['B']
+    restored, qc = model.predict(img, 'YX', normalizer=FixedNormalizer(mi, ma, b['low'], b['high']), return_qc=True)
+    qmap, axes, _ = open_image(str(tmp_path / 'o_qc.ome.zarr'))
+    assert axes == 'YX' and qmap.chunksize == (64, 64)
+    np.testing.assert_allclose(np.asarray(qmap), qc.map, atol=1e-4)  # QC blocks 3 x 2 (halo 52: G, F, smoothing)
+    np.testing.assert_allclose(np.asarray(open_image(out)[0]), restored, rtol=1e-4, atol=1e-4 * restored.max())
+    assert summary['changed_fraction'] == pytest.approx(qc.summary['changed_fraction'], abs=1e-3)
+    assert summary['cycle_residual'] == pytest.approx(qc.summary['cycle_residual'], rel=1e-3)
+    assert summary['distance_to_b'] == pytest.approx(qc.summary['distance_to_b'], rel=1e-3)  # all 9 blocks sampled
+    assert zarr.open_group(str(tmp_path / 'o_qc.ome.zarr')).attrs['c2gan_qc_summary'] == summary
+    assert sorted(os.listdir(tmp_path)) == ['o.ome.zarr', 'o_qc.ome.zarr']  # nothing left of the run
+    with pytest.raises(ValueError, match='qc is for restorations'):
+        predict_blocks(model, da.from_array(img, chunks=64), str(tmp_path / 'p.ome.zarr'), axes='YX',
+                       direction='BtoA', qc=str(tmp_path / 'p_qc.ome.zarr'), progress=False)
+
+    from c2gan_tf import cli
+    zarr.create_array(str(tmp_path / 'raw.zarr'), data=img, chunks=(64, 64))
+    code = cli.main(['predict', str(basedir / 'model'), str(tmp_path / 'raw.zarr'), '--axes', 'YX', '--outdir',
+                     str(tmp_path / 'cli'), '--block-size', '64', '--qc'])
+    printed, err = capsys.readouterr()
+    assert code == 0, err
+    assert printed.strip().splitlines()[-1].startswith('  QC %s: ' % (tmp_path / 'cli' / 'raw_qc.ome.zarr'))
+    assert open_image(str(tmp_path / 'cli' / 'raw_qc.ome.zarr'))[0].shape == img.shape
