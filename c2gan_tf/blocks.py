@@ -8,7 +8,8 @@ command skips them. When every block is done, the result is written as OME-Zarr 
 pixel sizes) with ``ome-zarr``'s writer.
 
 By default the work runs on Dask's threaded scheduler in this process (nothing to set up); ``scheduler='tcp://...'``
-runs it on an existing ``dask.distributed`` cluster, where every worker loads the model (once) from its folder.
+runs it on an existing ``dask.distributed`` cluster, where every worker loads the model (once) from its folder, with
+the weights the model holds.
 """
 
 import json
@@ -55,12 +56,21 @@ def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):
 _models, _loading = {}, threading.Lock()
 
 
+def _model_key(model):
+    """How the processes of a run find ``model``: its folder and the weight file it holds (so that workers load
+    those weights, not the folder's default), or a key of this process for a model without a folder."""
+    if model.basedir is None:
+        return 'memory-%d' % id(model)
+    return '%s:%s' % (getattr(model, 'weights_name', None) or '', os.path.abspath(str(model.logdir)))
+
+
 def _model(key):
-    """The model of a folder, loaded once per process (workers of a cluster each load it once)."""
+    """The model of a key of :func:`_model_key`, loaded once per process (workers of a cluster each load it once)."""
     with _loading:
         if key not in _models:
             from .model import C2GAN
-            _models[key] = C2GAN.from_folder(key)
+            weights, folder = key.split(':', 1)
+            _models[key] = C2GAN.from_folder(folder, weights=weights or None)
         return _models[key]
 
 
@@ -198,7 +208,7 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     if qc is not None and direction != 'AtoB':
         raise ValueError("qc is for restorations (direction='AtoB')")
     x = x.rechunk(block_sizes(model, axes, x.shape, block_size))
-    model_key = os.path.abspath(str(model.logdir)) if model.basedir is not None else 'memory-%d' % id(model)
+    model_key = _model_key(model)
     with _loading:
         _models[model_key] = model  # this process uses the object given, never an older one of the same folder
     restored, qc_blocks = _restored(model, model_key, x, axes, direction, qc is not None)

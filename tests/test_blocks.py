@@ -209,3 +209,70 @@ def test_qc_map_in_blocks_equals_the_whole_image_map_and_the_cli_writes_it(tiny_
     assert code == 0, err
     assert printed.strip().splitlines()[-1].startswith('  QC %s: ' % (tmp_path / 'cli' / 'raw_qc.ome.zarr'))
     assert open_image(str(tmp_path / 'cli' / 'raw_qc.ome.zarr'))[0].shape == img.shape
+
+
+def test_a_worker_killed_mid_run_loses_no_block(tiny_model, tmp_path):
+    """Issue 23: a worker of a cluster killed while blocks run (its nanny starts another): the scheduler gives its
+    blocks to the others, and the output equals the local one: no block lost, none written differently."""
+    import threading
+
+    import dask
+    from distributed import Client, LocalCluster
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class SlowStores(WorkerPlugin):  # each worker (the new one too) pauses in every store: time to kill one
+        def setup(self, worker):
+            from c2gan_tf import blocks
+            store = blocks._store_block
+
+            def slow(*args):
+                time.sleep(0.1)
+                return store(*args)
+            blocks._store_block = slow
+
+    model, _, _ = tiny_model
+    img = uneven_image((256, 256), seed=8)
+    zarr.create_array(str(tmp_path / 'in.zarr'), data=img, chunks=(32, 32))
+    local = np.asarray(open_image(predict_blocks(model, str(tmp_path / 'in.zarr'), str(tmp_path / 'local.ome.zarr'),
+                                                 axes='YX', block_size=32, progress=False))[0])
+    out, done = tmp_path / 'remote.ome.zarr', tmp_path / 'remote.ome.zarr.blocks-done'
+    errors = []
+
+    def run(address):
+        try:
+            predict_blocks(model, str(tmp_path / 'in.zarr'), str(out), axes='YX', block_size=32, scheduler=address,
+                           progress=False)
+        except Exception as e:  # noqa: BLE001 (reported by the test's thread)
+            errors.append(e)
+
+    with dask.config.set({'distributed.worker.profile.enabled': False}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            client.register_plugin(SlowStores())
+            thread = threading.Thread(target=run, args=(cluster.scheduler_address,))
+            thread.start()
+            deadline = time.time() + 300
+            while not (done.is_dir() and len(os.listdir(done)) > 9):  # job.json and at least 9 blocks
+                assert time.time() < deadline and thread.is_alive(), errors
+                time.sleep(0.02)
+            os.kill(next(iter(cluster.workers.values())).process.pid, signal.SIGKILL)
+            n_at_kill = len(os.listdir(done)) - 1
+            thread.join(300)
+    assert not thread.is_alive() and not errors, errors
+    assert 9 <= n_at_kill < 64  # killed mid-run
+    np.testing.assert_allclose(np.asarray(open_image(str(out))[0]), local, rtol=1e-5, atol=1e-6 * np.abs(local).max())
+    assert sorted(os.listdir(tmp_path)) == ['in.zarr', 'local.ome.zarr', 'remote.ome.zarr']
+
+
+def test_workers_load_the_weights_the_model_holds(tiny_model):
+    """A cluster's workers load the model from its folder: with the weights the model given holds (--weights best),
+    not the folder's default."""
+    from c2gan_tf import C2GAN, blocks
+    _, _, basedir = tiny_model
+    best = C2GAN.from_folder(basedir / 'model', weights='best')
+    blocks.clear_models()
+    loaded = blocks._model(blocks._model_key(best))  # as a worker loads it
+    assert loaded is not best and loaded.weights_name == best.weights_name == 'weights_best.weights.h5'
+    for a, b in zip(loaded.keras_model.get_weights(), best.keras_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    blocks.clear_models()
