@@ -246,13 +246,13 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
     qmap, residual = v[..., 0], v[..., 1]
     changed, mean_residual = da.compute((qmap > CHANGED).mean(), residual.mean())
     quantiles, target = model.domain_stats.get('B', {}).get('quantiles'), target_range(model.domain_stats)
-    distance = None
+    restored, distance = da.from_zarr(partial), None
     if quantiles is not None and target is not None:  # G's output in B's normalised units, channels averaged
         y = np.concatenate([np.asarray(b, np.float32).ravel() for b in sample_chunks(
-            da.from_zarr(partial).mean(axis=axes.index('C')) if 'C' in axes else da.from_zarr(partial))])
+            restored.mean(axis=axes.index('C')) if 'C' in axes else restored)])
         distance = distance_to_quantiles((y - target[0]) / (target[1] - target[0]), quantiles)
     summary = dict(changed_fraction=float(changed), cycle_residual=float(mean_residual), distance_to_b=distance)
-    chunks = [c for a, c in zip(axes, da.from_zarr(partial).chunks) if a != 'C']  # the restoration's blocks
+    chunks = [c for a, c in zip(axes, restored.chunks) if a != 'C']  # the restoration's blocks
     write_ome_zarr(qmap.rechunk(chunks), axes.replace('C', ''), spacing, path, n_levels, 'float32', False)
     zarr.open_group(str(path), mode='r+').attrs['c2gan_qc_summary'] = summary
     return summary

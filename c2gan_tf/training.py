@@ -52,7 +52,6 @@ class TrainingMixin:
             The trained model.
         """
         folder = Path(folder)
-        X_A, X_B, validation_data, intensity_stats = training_arrays(X_A, X_B, validation_data, intensity_stats)
         if resume:
             if config is not None:
                 raise ValueError('resume keeps the configuration of the run in %s; give no config' % folder)
