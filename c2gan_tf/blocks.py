@@ -289,7 +289,10 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
     qc = da.overlap.overlap(padded, depth=depth, boundary='none').map_blocks(
         _qc_block, model_key=model_key, axes=axes, normalizer=normalizer, depth=depth, new_axis=[x.ndim],
         chunks=chunks, dtype=np.float32, meta=np.empty((0,) * (x.ndim + 1), np.float32))
-    return restored, qc[crop + (slice(None),)]
+    # back onto the restoration's blocks: the partial QC array is chunked as they are, so that no two tasks write
+    # into one Zarr chunk (two concurrent writes of one chunk keep only one of them)
+    return restored, qc[crop + (slice(None),)].rechunk(
+        tuple((1,) if a == 'C' else c for a, c in zip(axes, x.chunks)) + ((2,),))
 
 
 def _compute(stores, n, scheduler, progress):

@@ -180,6 +180,17 @@ def test_a_model_retrained_in_the_same_folder_is_the_one_used(tmp_path):
     np.testing.assert_allclose(np.asarray(open_image(out)[0]), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize('shape', [(192, 160), (150, 134)])
+def test_qc_blocks_are_stored_on_the_restoration_s_blocks(tiny_model, shape):
+    """The QC tasks need blocks of at least their halo (here 64 x 32 columns merge into 96): their regions are
+    brought back onto the Zarr chunks, else two threads write into one chunk and one block is lost."""
+    from c2gan_tf import blocks
+    model, _, _ = tiny_model
+    x = da.from_array(uneven_image(shape), chunks=64)
+    restored, qc = blocks._restored(model, blocks._model_key(model), x, 'YX', 'AtoB', with_qc=True)
+    assert restored.chunks == x.chunks and qc.chunks == x.chunks + ((2,),)
+
+
 def test_qc_map_in_blocks_equals_the_whole_image_map_and_the_cli_writes_it(tiny_model, tmp_path, capsys):
     model, _, basedir = tiny_model
     img = uneven_image((192, 160), seed=7)  # multiples of the network's divisibility: no padding at the borders
