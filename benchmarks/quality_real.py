@@ -266,9 +266,13 @@ def figure(report, path, examples_path):
     0.5 percentile to its brightest pixel); pixels above that ceiling are cyan, so overshoot shows."""
     import matplotlib.pyplot as plt
     examples = dict(np.load(examples_path)) if os.path.exists(examples_path) else {}
-    names = [n for n in report['datasets'] if '%s|ground truth' % n in examples]
-    if not names:
+    missing = ['%s|%s' % (n, m) for n, d in report['datasets'].items() for m in list(d['metrics']) + ['ground truth']
+               if '%s|%s' % (n, m) not in examples]
+    if missing:  # a part run on a machine without the crops of the earlier parts: the figure would lose them
+        print('%s not redrawn: no crops of %s in %s (made by the runs of those methods)'
+              % (path, ', '.join(missing), examples_path), flush=True)
         return
+    names = list(report['datasets'])
     columns = [m for m in METHODS if any('%s|%s' % (n, m) in examples for n in names)] + ['ground truth']
     fig, axes = plt.subplots(len(names), len(columns), figsize=(2.0 * len(columns), 2.2 * len(names)),
                              squeeze=False)
