@@ -142,9 +142,13 @@ def real_part(d, s, basedir):
         correlations.append(float(spearmanr(regions(result.map), regions(np.abs(r - g)))[0]))
     rows = rank_checkpoints(model.logdir, [x for x, _ in test], 'YX', [gt for _, gt in test])
     rows = sorted(rows, key=lambda r: r['epoch'])
-    ranking = float(spearmanr([-r['score'] for r in rows], [r['psnr_normalized'] for r in rows])[0])
+    psnr = [r['psnr_normalized'] for r in rows]
+    old = [r['changed_fraction'] + r['distance_to_b'] for r in rows]  # the score before it took spectra
     return dict(map_error_spearman=float(np.mean(correlations)), map_error_spearman_per_image=correlations,
-                checkpoint_ranking_spearman=ranking,
+                checkpoint_ranking_spearman=float(spearmanr([-r['score'] for r in rows], psnr)[0]),
+                checkpoint_ranking_spearman_without_spectrum=float(spearmanr(-np.array(old), psnr)[0]),
+                score_choice_gap_db=float(max(psnr) - psnr[int(np.argmin([r['score'] for r in rows]))]),
+                score_choice_gap_db_without_spectrum=float(max(psnr) - psnr[int(np.argmin(old))]),
                 checkpoints=[{k: v for k, v in r.items() if k != 'restored'} for r in rows])
 
 

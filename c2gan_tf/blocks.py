@@ -195,8 +195,8 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     -------
     str or (str, dict)
         ``out`` (and, with ``qc``, the QC summary: ``changed_fraction`` and ``cycle_residual`` over the whole image,
-        ``distance_to_b`` from up to 32 of the output's blocks). A run killed part way and started again with the
-        same arguments continues where it stopped.
+        ``distance_to_b`` and ``spectrum_distance`` from up to 32 of the output's blocks). A run killed part way
+        and started again with the same arguments continues where it stopped.
     """
     import dask.array as da
 
@@ -239,19 +239,30 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
     import dask.array as da
     import zarr
 
-    from .qc import CHANGED, distance_to_quantiles
+    from .qc import CHANGED, distance_to_quantiles, power_spectrum, segments, spectrum_distance
     v = da.from_zarr(_qc_partial(out))
     if 'C' in axes:
         v = v[tuple(0 if a == 'C' else slice(None) for a in axes)]
     qmap, residual = v[..., 0], v[..., 1]
     changed, mean_residual = da.compute((qmap > CHANGED).mean(), residual.mean())
-    quantiles, target = model.domain_stats.get('B', {}).get('quantiles'), target_range(model.domain_stats)
-    restored, distance = da.from_zarr(partial), None
-    if quantiles is not None and target is not None:  # G's output in B's normalised units, channels averaged
-        y = np.concatenate([np.asarray(b, np.float32).ravel() for b in sample_chunks(
-            restored.mean(axis=axes.index('C')) if 'C' in axes else restored)])
-        distance = distance_to_quantiles((y - target[0]) / (target[1] - target[0]), quantiles)
-    summary = dict(changed_fraction=float(changed), cycle_residual=float(mean_residual), distance_to_b=distance)
+    b, target = model.domain_stats.get('B', {}), target_range(model.domain_stats)
+    restored, distance, spectral = da.from_zarr(partial), None, None
+    if target is not None and (b.get('quantiles') is not None or b.get('spectrum') is not None):
+        # G's output in B's normalised units, channels averaged, in up to 32 of its blocks
+        ys = [(np.asarray(y, np.float32) - target[0]) / (target[1] - target[0]) for y in sample_chunks(
+            restored.mean(axis=axes.index('C')) if 'C' in axes else restored)]
+        if b.get('quantiles') is not None:
+            distance = distance_to_quantiles(np.concatenate([y.ravel() for y in ys]), b['quantiles'])
+        if b.get('spectrum') is not None:
+            spatial = [i for i, a in enumerate(axes.replace('C', '')) if a in model.config.axes]
+            shape = list(model.config.train_patch_size)  # in segments of the patch shape, as the whole image
+            whole = [y for y in ys if all(y.shape[i] >= p for p, i in zip(shape, spatial))]
+            if not whole:  # blocks smaller than a patch: segments of the smallest block
+                shape, whole = [min(y.shape[i] for y in ys) for i in spatial], ys
+            segs = np.concatenate([segments(y, shape, spatial) for y in whole])
+            spectral = spectrum_distance(power_spectrum(segs, len(b['spectrum'])), b['spectrum'])
+    summary = dict(changed_fraction=float(changed), cycle_residual=float(mean_residual), distance_to_b=distance,
+                   spectrum_distance=spectral)
     chunks = [c for a, c in zip(axes, restored.chunks) if a != 'C']  # the restoration's blocks
     write_ome_zarr(qmap.rechunk(chunks), axes.replace('C', ''), spacing, path, n_levels, 'float32', False)
     zarr.open_group(str(path), mode='r+').attrs['c2gan_qc_summary'] = summary

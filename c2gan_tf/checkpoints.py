@@ -3,8 +3,8 @@
 Training keeps the generators of every N-th epoch when ``Config.train_save_every`` is set (``epochs/`` in the model
 folder), beside ``weights_last`` and ``weights_best``. :func:`rank_checkpoints` restores a few images with each and
 ranks them: without ground truth by the QC score (:func:`c2gan_tf.qc.checkpoint_score`: area changed plus the
-distance of the outputs' intensities to domain B's), with registered pairs by normalised PSNR (and SSIM).
-:func:`use_checkpoint` makes one the model's default.
+distances of the outputs' intensities and power spectra to domain B's), with registered pairs by normalised PSNR
+(and SSIM). :func:`use_checkpoint` makes one the model's default.
 """
 
 import json
@@ -49,8 +49,8 @@ def rank_checkpoints(folder, images, axes, ground_truth=None, n_tiles=None):
     -------
     list of dict
         One row per checkpoint, best first: ``epoch``, ``file``, ``score`` (the QC score, lower is better),
-        ``changed_fraction``, ``distance_to_b`` and, with ground truth, ``psnr_normalized`` and ``ssim_normalized``;
-        ``restored`` holds the restoration of the first image.
+        ``changed_fraction``, ``distance_to_b``, ``spectrum_distance``, ``cycle_residual`` and, with ground truth,
+        ``psnr_normalized`` and ``ssim_normalized``; ``restored`` holds the restoration of the first image.
     """
     from . import metrics
     from .model import C2GAN
@@ -62,6 +62,8 @@ def rank_checkpoints(folder, images, axes, ground_truth=None, n_tiles=None):
         row = dict(epoch=epoch, file=name, score=checkpoint_score(summaries),
                    changed_fraction=float(np.mean([s['changed_fraction'] for s in summaries])),
                    distance_to_b=float(np.mean([s['distance_to_b'] or 0.0 for s in summaries])),
+                   spectrum_distance=float(np.mean([s.get('spectrum_distance') or 0.0 for s in summaries])),
+                   cycle_residual=float(np.mean([s['cycle_residual'] for s in summaries])),
                    restored=results[0][0])
         if ground_truth is not None:
             row['psnr_normalized'] = float(np.mean([metrics.psnr_normalized(gt, r) for (r, _), gt

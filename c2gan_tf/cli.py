@@ -287,9 +287,9 @@ def _restore_file(model, f, out, args):
 
 
 def _qc_line(out, s):
-    return '\n  QC %s: %.1f %% of the area changed, cycle residual %.4f, distance to B %s' % (
+    return '\n  QC %s: %.1f %% of the area changed, cycle residual %.4f, distance to B %s, spectrum %s' % (
         qc_name(out), 100 * s['changed_fraction'], s['cycle_residual'],
-        'unknown' if s['distance_to_b'] is None else '%.4f' % s['distance_to_b'])
+        *('unknown' if s.get(k) is None else '%.4f' % s[k] for k in ('distance_to_b', 'spectrum_distance')))
 
 
 def qc_name(out):
@@ -383,11 +383,11 @@ def _report_qc(args, rows, image, truth):
     from .model import C2GAN
     default = C2GAN.from_folder(args.model).weights_epoch()
     paired = truth is not None
-    print('%6s %-44s %8s %9s %9s%s' % ('epoch', 'weights', 'score', 'changed', 'dist. B',
-                                       '   PSNR   SSIM' if paired else ''))
+    print('%6s %-44s %8s %9s %9s %9s%s' % ('epoch', 'weights', 'score', 'changed', 'dist. B', 'spectrum',
+                                           '   PSNR   SSIM' if paired else ''))
     for r in rows:
-        print('%6d %-44s %8.4f %8.1f%% %9.4f%s%s' % (
-            r['epoch'], r['file'], r['score'], 100 * r['changed_fraction'], r['distance_to_b'],
+        print('%6d %-44s %8.4f %8.1f%% %9.4f %9.4f%s%s' % (
+            r['epoch'], r['file'], r['score'], 100 * r['changed_fraction'], r['distance_to_b'], r['spectrum_distance'],
             '  %6.2f  %.3f' % (r['psnr_normalized'], r['ssim_normalized']) if paired else '',
             '  (default)' if r['epoch'] == default else ''))
     out = Path(args.out or args.model)

@@ -1,8 +1,8 @@
 """What a model knows of each domain, as one record: the saliency settings of its structural masks (threshold,
 polarity, steepness, sigma: chosen from the training patches, both domains together), the quantiles of its
-normalised training intensities (for the QC's distance to domain B) and, when known, its intensity range
-(``low``/``high``, the units outputs are mapped into). Kept in a model folder as ``domain_stats.json``, written and
-read here only.
+normalised training intensities and their power spectrum (for the QC's distances to domain B) and, when known,
+its intensity range (``low``/``high``, the units outputs are mapped into). Kept in a model folder as
+``domain_stats.json``, written and read here only.
 """
 
 import json
@@ -13,7 +13,7 @@ import numpy as np
 from .atomic import write_json_atomic
 from .config import DOMAINS
 from .metrics import otsu_threshold
-from .qc import domain_quantiles
+from .qc import domain_quantiles, domain_spectrum
 
 STATS_FILE = 'domain_stats.json'
 #: The settings of a domain's saliency mask (:func:`c2gan_tf.losses.saliency_mask`).
@@ -35,11 +35,12 @@ def estimate_domain_stats(patches, settings, intensity_stats=None):
     Returns
     -------
     dict
-        ``{'A': {...}, 'B': {...}}``: ``threshold``, ``polarity``, ``steepness``, ``sigma``, ``quantiles`` and, with
-        ``intensity_stats``, ``low`` and ``high``.
+        ``{'A': {...}, 'B': {...}}``: ``threshold``, ``polarity``, ``steepness``, ``sigma``, ``quantiles``,
+        ``spectrum`` (:func:`c2gan_tf.qc.domain_spectrum`) and, with ``intensity_stats``, ``low`` and ``high``.
     """
     saliency = domains_saliency(patches, settings)
-    return {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]), **(intensity_stats or {}).get(d, {}))
+    return {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]), spectrum=domain_spectrum(patches[d]),
+                    **(intensity_stats or {}).get(d, {}))
             for d in DOMAINS}
 
 

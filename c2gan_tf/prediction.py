@@ -145,9 +145,10 @@ class PredictionMixin:
             x, y, cycle = (v.mean(axis=axes.index('C')) for v in (x, y, cycle))
         map_axes = axes.replace('C', '')
         spatial = [i for i, a in enumerate(map_axes) if a in self.config.axes]
-        saliency, quantiles = self.trainer.saliency, self.domain_stats.get('B', {}).get('quantiles')
-        qmap, summary, residual = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial, quantiles,
-                                                  return_residual=True)
+        saliency, b = self.trainer.saliency, self.domain_stats.get('B', {})
+        qmap, summary, residual = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial,
+                                                  b.get('quantiles'), True, b.get('spectrum'),
+                                                  self.config.train_patch_size)
         return restored, QC(qmap, map_axes, summary, residual)
 
     def _predict_planes(self, img, axes, loop, normalizer, resizer, n_tiles):

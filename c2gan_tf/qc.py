@@ -31,6 +31,10 @@ RESIDUAL_SCALE = 0.2
 CHANGED = 0.5
 #: Quantiles of domain B's normalised training intensities kept with a model (for ``distance_to_b``).
 N_QUANTILES = 101
+#: Radial frequency bins of the power spectra (for ``spectrum_distance``), from 0 to the Nyquist frequency.
+N_BINS = 16
+#: Segments (of the training patch shape) whose periodograms are averaged, at most.
+MAX_SEGMENTS = 256
 
 
 def _smooth(v, sigma, spatial):
@@ -70,15 +74,73 @@ def distance_to_quantiles(y, quantiles):
     return float(np.mean(np.abs(q - np.asarray(quantiles, np.float64))))
 
 
-def summary(qmap, residual, y, b_quantiles=None):
-    """Per-image summary: ``changed_fraction``, ``cycle_residual`` (mean) and ``distance_to_b``."""
+def segments(v, shape, spatial, max_segments=MAX_SEGMENTS):
+    """Non-overlapping segments of ``shape`` along the ``spatial`` axes of ``v`` (other axes: more segments; the
+    remainder at the far borders left out), at most ``max_segments`` of them, evenly spaced; an axis shorter than
+    ``shape`` gives its whole length. Returns an array ``(n, *shape)``."""
+    v = np.asarray(v, np.float32)
+    other = [i for i in range(v.ndim) if i not in spatial]
+    v = np.transpose(v, other + list(spatial)).reshape((-1,) + tuple(v.shape[i] for i in spatial))
+    shape = [min(int(s), n) for s, n in zip(shape, v.shape[1:])]
+    counts = [n // s for s, n in zip(shape, v.shape[1:])]
+    v = v[(slice(None),) + tuple(slice(0, c * s) for c, s in zip(counts, shape))]
+    split = [v.shape[0]] + [k for c, s in zip(counts, shape) for k in (c, s)]
+    order = [0] + [1 + 2 * i for i in range(len(shape))] + [2 + 2 * i for i in range(len(shape))]
+    v = v.reshape(split).transpose(order).reshape([-1] + shape)
+    if len(v) > max_segments:
+        v = v[np.linspace(0, len(v) - 1, max_segments).round().astype(int)]
+    return v
+
+
+def power_spectrum(segs, n_bins=N_BINS):
+    """Radially averaged power spectrum (log10) of segments ``(n, *shape)``, Welch-style: the mean periodogram of
+    the segments (each with its mean removed and a Hann window), averaged over rings of equal normalised frequency
+    (``n_bins`` from 0 to the Nyquist frequency, the zero frequency left out), so that segments of different
+    shapes compare; a ring that holds no frequency of the segments' grid (small segments) is NaN."""
+    segs = np.asarray(segs, np.float64)
+    shape = segs.shape[1:]
+    window = np.ones(shape)
+    for i, n in enumerate(shape):
+        window = window * np.hanning(n + 2)[1:-1].reshape([-1 if j == i else 1 for j in range(len(shape))])
+    axes = tuple(range(1, segs.ndim))
+    segs = (segs - segs.mean(axis=axes, keepdims=True)) * window
+    power = (np.abs(np.fft.fftn(segs, axes=axes)) ** 2).mean(axis=0) / np.sum(window ** 2)
+    radius = np.sqrt(sum(f ** 2 for f in np.meshgrid(*[np.fft.fftfreq(n) / 0.5 for n in shape], indexing='ij')))
+    bins = np.ceil(radius * n_bins).astype(int).ravel() - 1  # rings (k / n, (k + 1) / n] of the Nyquist frequency
+    keep = (bins >= 0) & (bins < n_bins)
+    total = np.bincount(bins[keep], power.ravel()[keep], n_bins)
+    count = np.bincount(bins[keep], minlength=n_bins)
+    filled = count > 0
+    ring = np.full(n_bins, np.nan)
+    ring[filled] = total[filled] / count[filled]
+    return np.log10(np.maximum(ring, 1e-12))
+
+
+def spectrum_distance(spectrum, reference):
+    """Mean absolute difference of two :func:`power_spectrum` results over the rings both have (log10 units: 1 is
+    a factor 10 in power), ``None`` without a reference."""
+    if reference is None:
+        return None
+    d = np.abs(np.asarray(spectrum, np.float64) - np.asarray(reference, np.float64))  # None: NaN
+    return float(np.nanmean(d)) if np.isfinite(d).any() else None
+
+
+def summary(qmap, residual, y, b_quantiles=None, b_spectrum=None, segment=None, spatial=None):
+    """Per-image summary: ``changed_fraction``, ``cycle_residual`` (mean), ``distance_to_b`` and
+    ``spectrum_distance`` (of ``y``'s power spectrum, in segments of the training patch shape ``segment``, to domain
+    B's training patches'; ``None`` without ``b_spectrum``)."""
+    spectrum = None if b_spectrum is None else power_spectrum(segments(y, segment, spatial), len(b_spectrum))
     return dict(changed_fraction=float(np.mean(qmap > CHANGED)), cycle_residual=float(np.mean(residual)),
-                distance_to_b=None if b_quantiles is None else distance_to_quantiles(y, b_quantiles))
+                distance_to_b=None if b_quantiles is None else distance_to_quantiles(y, b_quantiles),
+                spectrum_distance=spectrum_distance(spectrum, b_spectrum))
 
 
-def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=None, return_residual=False):
+def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=None, return_residual=False,
+                    b_spectrum=None, segment=None):
     """Map and summary of one restoration, from normalised input ``x``, restoration ``y`` and cycle ``F(y)``, all
-    without channel axis (channels averaged); ``spatial``: the indices of the network's spatial axes.
+    without channel axis (channels averaged); ``spatial``: the indices of the network's spatial axes;
+    ``b_quantiles`` and ``b_spectrum``: domain B's (:func:`domain_quantiles`, :func:`domain_spectrum`), with
+    ``segment`` the shape of the patches that gave its spectrum.
 
     Returns
     -------
@@ -89,7 +151,7 @@ def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=No
     change = structure_change(x, y, saliency_a, saliency_b, spatial)
     residual = cycle_residual(x, cycle, saliency_a['sigma'], spatial)
     qmap = qc_map(change, residual)
-    result = qmap, summary(qmap, residual, y, b_quantiles)
+    result = qmap, summary(qmap, residual, y, b_quantiles, b_spectrum, segment, spatial)
     return result + (residual,) if return_residual else result
 
 
@@ -104,7 +166,7 @@ class QC:
     axes : str
         The map's axes.
     summary : dict
-        ``changed_fraction``, ``cycle_residual``, ``distance_to_b`` (:func:`summary`).
+        ``changed_fraction``, ``cycle_residual``, ``distance_to_b``, ``spectrum_distance`` (:func:`summary`).
     residual : numpy.ndarray or None
         The smoothed cycle residual per pixel (:func:`cycle_residual`, the map's axes), one of the map's two parts.
     """
@@ -124,8 +186,18 @@ def domain_quantiles(patches, n=N_QUANTILES, max_patches=1000, seed=0):
     return [float(q) for q in np.quantile(values, np.linspace(0, 1, n))]
 
 
+def domain_spectrum(patches, max_patches=1000, seed=0):
+    """:func:`power_spectrum` of a domain's normalised training patches ``(n, *spatial, channels)`` (channels
+    averaged), kept with a model for ``spectrum_distance`` (``None`` for a ring without frequencies)."""
+    if len(patches) > max_patches:
+        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
+    return [float(v) if np.isfinite(v) else None for v in power_spectrum(np.asarray(patches, np.float32).mean(-1))]
+
+
 def checkpoint_score(summaries):
     """The no-ground-truth score of a checkpoint from the QC summaries of its restorations (lower is better): the
-    mean fraction of area changed plus the mean distance of the outputs' intensities to domain B's."""
-    return float(np.mean([s['changed_fraction'] for s in summaries])
-                 + np.mean([s['distance_to_b'] or 0.0 for s in summaries]))
+    mean fraction of area changed, plus the mean distance of the outputs' intensities to domain B's, plus the mean
+    distance of their power spectra to B's (where the model keeps B's spectrum; it tells an output that kept the
+    input's noise, or smoothed too much, from one with B's texture)."""
+    return float(sum(np.mean([s.get(k) or 0.0 for s in summaries])
+                     for k in ('changed_fraction', 'distance_to_b', 'spectrum_distance')))

@@ -206,6 +206,7 @@ def test_qc_map_in_blocks_equals_the_whole_image_map_and_the_cli_writes_it(tiny_
     assert summary['changed_fraction'] == pytest.approx(qc.summary['changed_fraction'], abs=1e-3)
     assert summary['cycle_residual'] == pytest.approx(qc.summary['cycle_residual'], rel=1e-3)
     assert summary['distance_to_b'] == pytest.approx(qc.summary['distance_to_b'], rel=1e-3)  # all 9 blocks sampled
+    assert summary['spectrum_distance'] == pytest.approx(qc.summary['spectrum_distance'], rel=1e-3)  # same segments
     assert zarr.open_group(str(tmp_path / 'o_qc.ome.zarr')).attrs['c2gan_qc_summary'] == summary
     assert sorted(os.listdir(tmp_path)) == ['o.ome.zarr', 'o_qc.ome.zarr']  # nothing left of the run
     with pytest.raises(ValueError, match='qc is for restorations'):

@@ -42,6 +42,66 @@ def test_distance_to_quantiles():
     assert qc.distance_to_quantiles(values + 0.3, quantiles) == pytest.approx(0.3, rel=1e-6)
 
 
+def blobs(shape, rng, n=40, sigma=3.0):
+    """Smooth bright structures on a dark background, normalised to about 0..1 (a clean domain-B-like image)."""
+    from scipy import ndimage
+    v = np.zeros(shape, np.float32)
+    v[tuple(rng.integers(0, s, n) for s in shape)] = 1
+    v = ndimage.gaussian_filter(v, sigma)
+    return v / v.max()
+
+
+def test_segments_tile_an_image_in_the_patch_shape():
+    v = np.arange(2 * 70 * 100, dtype=np.float32).reshape(2, 70, 100)  # a stack of two planes
+    segs = qc.segments(v, (32, 48), spatial=[1, 2])
+    assert segs.shape == (2 * 2 * 2, 32, 48)  # the remainder at the far borders left out
+    np.testing.assert_array_equal(segs[0], v[0, :32, :48])
+    np.testing.assert_array_equal(segs[3], v[0, 32:64, 48:96])
+    np.testing.assert_array_equal(segs[4], v[1, :32, :48])
+    assert qc.segments(v, (128, 48), spatial=[1, 2]).shape == (4, 70, 48)  # an axis shorter than the patch: whole
+    assert len(qc.segments(np.zeros((512, 512)), (16, 16), [0, 1], max_segments=100)) == 100
+
+
+def test_power_spectrum_of_white_noise_is_flat_and_does_not_depend_on_the_segment_shape(rng):
+    noise = 0.1 * rng.standard_normal((512, 512))
+    for shape in ((32, 32), (64, 64), (16, 128)):
+        spectrum = qc.power_spectrum(qc.segments(noise, shape, [0, 1]))
+        assert spectrum.shape == (qc.N_BINS,)
+        np.testing.assert_allclose(spectrum, np.log10(0.01), atol=0.1)  # the variance, at every frequency
+    from scipy import ndimage
+    smooth = qc.power_spectrum(qc.segments(ndimage.gaussian_filter(noise, 2), (64, 64), [0, 1]))
+    assert smooth[-1] < smooth[0] - 3  # blur removes the high frequencies
+
+
+def test_spectrum_distance_tells_the_noisy_input_and_an_oversmoothed_output_from_domain_b(rng):
+    """The distance the checkpoint score adds: an output that kept the input's noise (a near-identity generator)
+    or smoothed it away is far from domain B's texture; a clean image of other fields is close."""
+    from scipy import ndimage
+    reference = qc.domain_spectrum(qc.segments(blobs((512, 512), rng, n=640), (32, 32), [0, 1])[..., None])
+    clean = blobs((256, 256), rng, n=160)  # other fields of the same kind
+    noisy = clean + 0.2 * rng.standard_normal(clean.shape)
+    far = {name: qc.spectrum_distance(qc.power_spectrum(qc.segments(v, (32, 32), [0, 1])), reference)
+           for name, v in (('clean', clean), ('noisy', noisy), ('smooth', ndimage.gaussian_filter(clean, 4)))}
+    assert far['clean'] < 0.5 and far['noisy'] > 3 * far['clean'] and far['smooth'] > 3 * far['clean']
+    assert qc.spectrum_distance(reference, None) is None
+
+
+def test_checkpoint_score_ranks_a_near_identity_checkpoint_below_a_restoring_one(rng):
+    """The failure found on real data: a near-identity generator changes no area and leaves intensities as close to
+    B's as a restoration that is a little too bright; only B's power spectrum tells the input's noise apart."""
+    patches = qc.segments(blobs((512, 512), rng, n=640), (32, 32), [0, 1])[..., None]
+    quantiles, spectrum = qc.domain_quantiles(patches), qc.domain_spectrum(patches)
+    clean = blobs((128, 128), rng, n=40)
+    x = clean + 0.05 * rng.standard_normal(clean.shape).astype(np.float32)
+    summaries = {}
+    for name, y in (('identity', x), ('restoring', 1.2 * clean)):
+        summaries[name] = qc.quality_control(x, y, x, SALIENCY, SALIENCY, [0, 1], quantiles, b_spectrum=spectrum,
+                                             segment=(32, 32))[1]
+    without_spectrum = {k: qc.checkpoint_score([dict(s, spectrum_distance=None)]) for k, s in summaries.items()}
+    assert without_spectrum['identity'] < without_spectrum['restoring']  # area and histogram alone: the identity
+    assert qc.checkpoint_score([summaries['restoring']]) < qc.checkpoint_score([summaries['identity']])
+
+
 def test_predict_with_qc_keeps_the_restoration_shapes_and_tiles(tiny_model, rng):
     model, _, _ = tiny_model
     x = rng.random((40, 56), np.float32) * 500
@@ -49,8 +109,8 @@ def test_predict_with_qc_keeps_the_restoration_shapes_and_tiles(tiny_model, rng)
     np.testing.assert_allclose(restored, model.predict(x, 'YX'), rtol=1e-5, atol=1e-5 * np.abs(restored).max())
     assert result.map.shape == x.shape and result.axes == 'YX' and result.map.dtype == np.float32
     assert 0 <= result.map.min() and result.map.max() <= 1
-    assert set(result.summary) == {'changed_fraction', 'cycle_residual', 'distance_to_b'}
-    assert result.summary['distance_to_b'] is not None  # B's quantiles were stored in training
+    assert set(result.summary) == {'changed_fraction', 'cycle_residual', 'distance_to_b', 'spectrum_distance'}
+    assert None not in result.summary.values()  # B's quantiles and spectrum were stored in training
     _, tiled = model.predict(x, 'YX', return_qc=True, n_tiles=(2, 2))
     np.testing.assert_allclose(tiled.map, result.map, atol=1e-4)
     stack = rng.random((3, 32, 40), np.float32) * 500

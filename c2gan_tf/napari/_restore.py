@@ -237,8 +237,10 @@ class RestoreWidget(QWidget):
         s = qc.summary
         self.status.setText('Restored %s. Content changed in %.1f %% of the area (cycle residual %.4f%s); the QC '
                             'layer shows where.' % (layer.name, 100 * s['changed_fraction'], s['cycle_residual'],
-                                                    '' if s['distance_to_b'] is None else
-                                                    ', distance to B %.4f' % s['distance_to_b']))
+                                                    ''.join(', %s %.4f' % (label, s[k]) for k, label in (
+                                                        ('distance_to_b', 'distance to B'),
+                                                        ('spectrum_distance', 'spectrum distance to B'))
+                                                        if s.get(k) is not None)))
 
     def cancel(self):
         """Stop the running prediction before its next tile."""
