@@ -571,9 +571,10 @@ def _add_qc(sub):
     p = sub.add_parser('qc', help="rank a model's kept checkpoints, with or without ground truth",
                        description='Restore a few images with every checkpoint a model kept (train with --set '
                                    'train_save_every=N; weights_last and weights_best too) and rank them: by the QC '
-                                   'score (area of content changed plus the distance of the outputs to domain B; '
-                                   'no ground truth), or with --pairs by normalised PSNR and SSIM. Prints a table '
-                                   'and writes qc.json and qc.png; --use EPOCH makes a checkpoint the default.')
+                                   'score (area of content changed plus the distances of the outputs\' intensities '
+                                   'and power spectra to domain B\'s; no ground truth), or with --pairs by '
+                                   'normalised PSNR and SSIM. Prints a table and writes qc.json and qc.png; --use '
+                                   'EPOCH makes a checkpoint the default.')
     p.add_argument('model', help='model folder (BASEDIR/NAME)')
     p.add_argument('--images', nargs='+', help='degraded (domain A) TIFF files or folders to judge on')
     p.add_argument('--pairs', nargs=2, metavar=('LOW_DIR', 'HIGH_DIR'),
