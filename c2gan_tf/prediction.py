@@ -88,9 +88,9 @@ class PredictionMixin:
         return_qc : bool
             Also return where the restoration may have changed content (``direction='AtoB'`` only): a
             :class:`c2gan_tf.qc.QC` with a per-pixel map (0 kept to 1 changed, the image's axes but channels)
-            and a summary (fraction of area changed, cycle residual, distance of the output's intensities to
-            domain B's), from the saliency masks of input and output and the cycle residual ``F(G(x)) - x``;
-            see :mod:`c2gan_tf.qc`. It runs F as well as G.
+            and a summary (fraction of area changed, cycle residual, distances of the output's intensities and
+            power spectrum to domain B's), from the saliency masks of input and output and the cycle residual
+            ``F(G(x)) - x``; see :mod:`c2gan_tf.qc`. It runs F as well as G.
 
         Returns
         -------
