@@ -68,6 +68,11 @@ class Config(BaseConfig):
     lambda_cycle, lambda_identity : float
         Weights of the cycle (10 in 2D, 2 in 3D, where 10 held the generators at the identity; see
         ``benchmarks/recipe_3d.py``) and identity (0) losses.
+    lambda_lowpass, lowpass_sigma, lowpass_transfer : float, float, str
+        The low-frequency fidelity loss (:func:`c2gan_tf.losses.lowpass_loss`; off by default: weight 0): a
+        restoration keeps its input's intensities smoothed by a Gaussian (``lowpass_sigma``, 4 pixels), mapped onto
+        the other domain's by their quantiles (``lowpass_transfer='quantiles'``) or as they are (``'none'``), so it
+        cannot brighten a whole region or add one. ``benchmarks/README.md`` (hagen-nucleus) tells when it helps.
     struct_rho0 : float
         Initial weight of the structural (saliency) loss (5). 0 turns c2GAN into plain CycleGAN.
     struct_decay : str
@@ -144,6 +149,9 @@ class Config(BaseConfig):
 
         self.lambda_cycle = 10.0 if self.n_dim == 2 else 2.0
         self.lambda_identity = 0.0
+        self.lambda_lowpass = 0.0
+        self.lowpass_sigma = 4.0
+        self.lowpass_transfer = 'quantiles'
         self.struct_rho0 = 5.0
         self.struct_decay = 'exp'
         self.struct_tau = None
@@ -268,10 +276,12 @@ def rules(config):
     r['disc_n_layers'] = is_int(c.disc_n_layers, 1, 6), 'an integer from 1 to 6'
     r['disc_kern_size'] = is_int(c.disc_kern_size, 1), 'an integer >= 1'
     r['disc_norm'] = one_of(c.disc_norm, ('instance', 'none'))
-    for key in ('lambda_cycle', 'lambda_identity', 'struct_rho0'):
+    for key in ('lambda_cycle', 'lambda_identity', 'lambda_lowpass', 'struct_rho0'):
         r[key] = is_num(getattr(c, key), 0), 'a number >= 0'
     r['struct_decay'] = one_of(c.struct_decay, ('exp', 'constant'))
     r['struct_tau'] = c.struct_tau is None or is_num(c.struct_tau, 0, strict_low=True), 'null or a number > 0'
+    r['lowpass_transfer'] = one_of(c.lowpass_transfer, ('quantiles', 'none'))
+    r['lowpass_sigma'] = is_num(c.lowpass_sigma, 0, 20, strict_low=True), 'a number of pixels above 0, at most 20'
     r['struct_floor'] = is_num(c.struct_floor, 0, 1), 'a fraction from 0 to 1'
     r['struct_sigma'] = is_num(c.struct_sigma, 0, 10), 'a number from 0 to 10'
     for d in DOMAINS:

@@ -1,9 +1,8 @@
 """What a model knows of each domain, as one record: the saliency settings of its structural masks (threshold,
 polarity, steepness, sigma: chosen from the training patches, both domains together), the quantiles of its
-normalised training intensities and their power spectrum (for the QC's distances to domain B) and, when known,
-its intensity range (``low``/``high``, the units outputs are mapped into). Kept in a model folder as
-``domain_stats.json``, written and read here only.
-"""
+normalised training intensities and their power spectrum (for the QC's distances to domain B), the quantiles of
+its smoothed intensities (for the low-pass loss) and, when known, its intensity range (``low``/``high``, the units
+outputs are mapped into). Kept in a model folder as ``domain_stats.json``, written and read here only."""
 
 import json
 import os
@@ -13,14 +12,25 @@ import numpy as np
 from .atomic import write_json_atomic
 from .config import DOMAINS
 from .metrics import otsu_threshold
-from .qc import domain_quantiles, domain_spectrum
+from .qc import N_QUANTILES, domain_quantiles, domain_spectrum
 
 STATS_FILE = 'domain_stats.json'
 #: The settings of a domain's saliency mask (:func:`c2gan_tf.losses.saliency_mask`).
 SALIENCY_KEYS = ('threshold', 'polarity', 'steepness', 'sigma')
 
 
-def estimate_domain_stats(patches, settings, intensity_stats=None):
+def lowpass_quantiles(patches, sigma, n=N_QUANTILES, max_patches=1000, seed=0):
+    """``n`` equally spaced quantiles of a domain's training patches smoothed by a Gaussian of ``sigma`` pixels
+    (channels averaged; :func:`c2gan_tf.losses.lowpass_loss` maps one domain's onto the other's)."""
+    from scipy.ndimage import gaussian_filter
+    if len(patches) > max_patches:
+        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
+    values = np.asarray(patches, np.float32).mean(axis=-1)
+    smooth = gaussian_filter(values, (0,) + (sigma,) * (values.ndim - 1), mode='reflect', truncate=3.0)
+    return [float(q) for q in np.quantile(smooth, np.linspace(0, 1, n))]
+
+
+def estimate_domain_stats(patches, settings, intensity_stats=None, lowpass_sigma=None):
     """The record of both domains from their normalised training patches.
 
     Parameters
@@ -31,23 +41,36 @@ def estimate_domain_stats(patches, settings, intensity_stats=None):
         Each domain's saliency settings (:meth:`c2gan_tf.Config.saliency`; ``None`` = automatic).
     intensity_stats : dict or None
         ``{'A': {'low', 'high'}, 'B': ...}`` (:func:`c2gan_tf.data.create_unpaired_patches`), or ``None``.
+    lowpass_sigma : float or None
+        The Gaussian of the low-pass loss (``Config.lowpass_sigma``), or ``None``.
 
     Returns
     -------
     dict
         ``{'A': {...}, 'B': {...}}``: ``threshold``, ``polarity``, ``steepness``, ``sigma``, ``quantiles``,
-        ``spectrum`` (:func:`c2gan_tf.qc.domain_spectrum`) and, with ``intensity_stats``, ``low`` and ``high``.
+        ``spectrum`` (:func:`c2gan_tf.qc.domain_spectrum`), with ``intensity_stats`` ``low`` and ``high``, and with
+        ``lowpass_sigma`` ``lowpass_quantiles`` (:func:`lowpass_quantiles`).
     """
     saliency = domains_saliency(patches, settings)
-    return {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]), spectrum=domain_spectrum(patches[d]),
-                    **(intensity_stats or {}).get(d, {}))
-            for d in DOMAINS}
+    out = {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]), spectrum=domain_spectrum(patches[d]),
+                   **(intensity_stats or {}).get(d, {}))
+           for d in DOMAINS}
+    if lowpass_sigma:
+        for d in DOMAINS:
+            out[d]['lowpass_quantiles'] = lowpass_quantiles(patches[d], lowpass_sigma)
+    return out
 
 
 def saliency_of(stats):
     """The saliency settings of both domains in a record (``{'A': {...}, 'B': {...}}`` with :data:`SALIENCY_KEYS`);
     records written before masks were smoothed have no sigma: their masks stay per pixel (sigma 0)."""
     return {d: {k: stats[d].get(k, 0.0) if k == 'sigma' else stats[d][k] for k in SALIENCY_KEYS} for d in DOMAINS}
+
+
+def lowpass_quantiles_of(stats):
+    """Each domain's quantiles of smoothed intensities in a record (``None`` where it has none: written before the
+    low-pass loss existed)."""
+    return {d: stats[d].get('lowpass_quantiles') for d in DOMAINS}
 
 
 def read_domain_stats(folder):

@@ -37,6 +37,45 @@ def identity_loss(real_a, same_a, real_b, same_b):
     return l1(same_b, real_b) + l1(same_a, real_a)
 
 
+def quantile_map(v, q_from, q_to):
+    """Monotone intensity transfer: ``v`` mapped piecewise linearly from the quantiles ``q_from`` to ``q_to``.
+
+    The same as ``numpy.interp(v, q_from, q_to)`` (values outside ``q_from`` clip to the ends of ``q_to``), made of
+    Keras operations, repeated quantiles (a plateau, such as a background of zeros) included.
+    """
+    q_from, q_to = ops.convert_to_tensor(q_from, 'float32'), ops.convert_to_tensor(q_to, 'float32')
+    n = q_from.shape[0]
+    flat = ops.reshape(v, (-1,))
+    hi = ops.clip(ops.searchsorted(q_from, flat, side='right'), 1, n - 1)
+    x0, x1 = ops.take(q_from, hi - 1), ops.take(q_from, hi)
+    y0, y1 = ops.take(q_to, hi - 1), ops.take(q_to, hi)
+    w = ops.clip((flat - x0) / ops.maximum(x1 - x0, 1e-12), 0.0, 1.0)
+    return ops.reshape(y0 + w * (y1 - y0), ops.shape(v))
+
+
+def lowpass_loss(real_a, fake_b, real_b, fake_a, sigma, quantiles):
+    """Low-frequency fidelity: ``mean|g(G(x)) - T_AB(g(x))| + mean|g(F(y)) - T_BA(g(y))|``.
+
+    ``g`` is a Gaussian of ``sigma`` pixels (over the channel mean) and ``T_AB`` the monotone transfer of domain A's
+    smoothed intensities onto domain B's (:func:`quantile_map` of their quantiles; ``T_BA`` its inverse): a
+    restoration may remove noise and sharpen, which leave the low frequencies as they are, but not move intensities
+    of whole regions (brighten a nucleus, add a blob to the background).
+
+    Parameters
+    ----------
+    quantiles : dict or None
+        ``{'A': [...], 'B': [...]}``: equally spaced quantiles of each domain's smoothed training patches; ``None``:
+        no transfer (``T`` the identity, for domains whose normalised intensities already agree).
+    """
+    def smooth(img):
+        return gaussian_smooth(ops.mean(img, axis=-1), sigma)
+    target_b, target_a = smooth(real_a), smooth(real_b)
+    if quantiles is not None:
+        target_b = quantile_map(target_b, quantiles['A'], quantiles['B'])
+        target_a = quantile_map(target_a, quantiles['B'], quantiles['A'])
+    return l1(smooth(fake_b), ops.stop_gradient(target_b)) + l1(smooth(fake_a), ops.stop_gradient(target_a))
+
+
 def gaussian_kernel(sigma, truncate=3.0):
     """Normalised 1D Gaussian kernel of standard deviation ``sigma`` and radius ``round(truncate * sigma)``."""
     radius = int(truncate * float(sigma) + 0.5)

@@ -15,7 +15,7 @@ from csbdeep.utils import axes_check_and_normalize
 from . import run
 from .atomic import write_json_atomic
 from .config import Config, UnknownSetting
-from .domains import read_domain_stats, saliency_of
+from .domains import lowpass_quantiles_of, read_domain_stats, saliency_of
 from .export import ExportMixin
 from .folder import CONFIG_FILE, WEIGHTS, other_weights, read_model_config, weights_path
 from .prediction import PredictionMixin
@@ -134,6 +134,7 @@ class C2GAN(TrainingMixin, PredictionMixin, ExportMixin, CARE):
         self.domain_stats = read_domain_stats(self.logdir)
         if self.domain_stats:
             self.trainer.use_saliency(saliency_of(self.domain_stats))
+            self.trainer.use_lowpass_quantiles(lowpass_quantiles_of(self.domain_stats))
 
     def _find_and_load_weights(self, prefer='best'):
         path = weights_path(self.logdir, self._weights)

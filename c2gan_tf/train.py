@@ -21,7 +21,7 @@ from .pipeline import unstacked_pairs
 #: generators' weighted total, its terms, the discriminators' loss, the distribution distance of G(x) and y
 #: (:func:`c2gan_tf.losses.distribution_distance`) and the selection score (:func:`c2gan_tf.losses.selection_score`;
 #: ``val_select`` picks ``weights_best``).
-LOSS_NAMES = ('loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'dist', 'select')
+LOSS_NAMES = ('loss', 'adv', 'cycle', 'identity', 'lowpass', 'struct', 'disc', 'dist', 'select')
 
 
 class ImagePool(keras.layers.Layer):
@@ -144,7 +144,7 @@ class CycleTrainer(keras.Model):
     def __init__(self, config, saliency=None, total_steps=1, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.saliency = None
+        self.saliency = self.lowpass_quantiles = None
         if saliency is not None:
             self.use_saliency(saliency)
         self.total_steps = int(total_steps)
@@ -175,6 +175,7 @@ class CycleTrainer(keras.Model):
     def rebuilt(self):
         """This trainer built again (in the current ``tf.distribute`` strategy's scope) with its weights."""
         trainer = CycleTrainer(self.config, self.saliency, self.total_steps)
+        trainer.lowpass_quantiles = self.lowpass_quantiles
         trainer.set_weights(self.get_weights())
         return trainer
 
@@ -191,6 +192,12 @@ class CycleTrainer(keras.Model):
                 raise ValueError('saliency of domain %s needs numbers for %s' % (d, ', '.join(missing)))
         self.saliency = {d: {k: saliency[d][k] for k in keys} for d in DOMAINS}
         self.train_function = self.test_function = None  # traced with the previous settings
+
+    def use_lowpass_quantiles(self, quantiles):
+        """Set each domain's quantiles of smoothed intensities (``{'A': [...], 'B': [...]}``, see
+        :func:`c2gan_tf.domains.lowpass_quantiles`), which the low-pass loss maps one domain onto the other with."""
+        self.lowpass_quantiles = quantiles
+        self.train_function = self.test_function = None
 
     @property
     def metrics(self):
@@ -224,8 +231,19 @@ class CycleTrainer(keras.Model):
             out['identity'] = losses.identity_loss(x, self.F(x, training=training), y, self.G(y, training=training))
         else:
             out['identity'] = ops.zeros(())
+        if c.lambda_lowpass > 0:
+            quantiles = None
+            if c.lowpass_transfer == 'quantiles':
+                quantiles = self.lowpass_quantiles
+                if quantiles is None or None in quantiles.values():
+                    raise ValueError("lowpass_transfer='quantiles' needs each domain's quantiles of smoothed "
+                                     'intensities (use_lowpass_quantiles); this model has none')
+            out['lowpass'] = losses.lowpass_loss(x, fake_b, y, fake_a, c.lowpass_sigma, quantiles)
+        else:
+            out['lowpass'] = ops.zeros(())
         out['struct'] = losses.structural_loss(x, fake_b, y, fake_a, self.saliency['A'], self.saliency['B'])
         out['loss'] = (out['adv'] + c.lambda_cycle * out['cycle'] + c.lambda_identity * out['identity']
+                       + c.lambda_lowpass * out['lowpass']
                        + self.structural_weight() * out['struct'])
         out['dist'] = losses.distribution_distance(ops.stop_gradient(fake_b), y)
         out['select'] = losses.selection_score(out['struct'], out['dist'])

@@ -15,7 +15,7 @@ import tensorflow as tf
 from . import run
 from .config import DOMAINS
 from .data import check_patches, training_arrays
-from .domains import STATS_FILE, estimate_domain_stats, saliency_of, write_domain_stats
+from .domains import STATS_FILE, estimate_domain_stats, lowpass_quantiles_of, saliency_of, write_domain_stats
 from .pipeline import distributed, unpaired_dataset, validation_dataset
 from .train import EpochProgress, dynamic_display, optimizers
 
@@ -185,8 +185,9 @@ class TrainingMixin:
         """What the model knows of each domain (:func:`c2gan_tf.domains.estimate_domain_stats`: saliency settings,
         automatic where not configured; quantiles and intensity ranges of the training data), saved."""
         self.domain_stats = estimate_domain_stats(dict(A=X_A, B=X_B), {d: self.config.saliency(d) for d in DOMAINS},
-                                                  intensity_stats)
+                                                  intensity_stats, self.config.lowpass_sigma)
         self.trainer.use_saliency(saliency_of(self.domain_stats))
+        self.trainer.use_lowpass_quantiles(lowpass_quantiles_of(self.domain_stats))
         if self.basedir is not None and tf.distribute.get_strategy().extended.should_checkpoint:
             write_domain_stats(self.domain_stats, self.logdir)
 

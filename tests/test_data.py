@@ -226,3 +226,15 @@ def test_domain_stats_record_round_trip_and_old_folders(tmp_path, rng):
     assert domains.saliency_of(stats)['A'] == {k: stats['A'][k] for k in domains.SALIENCY_KEYS}
     old = {d: {k: v for k, v in stats[d].items() if k != 'sigma'} for d in 'AB'}  # written before smoothed masks
     assert domains.saliency_of(old)['B']['sigma'] == 0.0
+    assert domains.lowpass_quantiles_of(stats) == {'A': None, 'B': None}  # asked for no low-pass quantiles
+
+
+def test_domain_stats_hold_quantiles_of_smoothed_intensities(rng):
+    from scipy.ndimage import gaussian_filter
+    patches = dict(A=rng.random((30, 24, 24, 2), np.float32), B=2 * rng.random((30, 24, 24, 2), np.float32))
+    settings = {d: dict(threshold=None, polarity=None, steepness=50.0, sigma=1.0) for d in 'AB'}
+    q = domains.lowpass_quantiles_of(domains.estimate_domain_stats(patches, settings, lowpass_sigma=3.0))
+    assert len(q['A']) == len(q['B']) == 101 and np.all(np.diff(q['A']) >= 0)
+    smooth = gaussian_filter(patches['A'].mean(-1), (0, 3, 3), mode='reflect', truncate=3.0)
+    np.testing.assert_allclose(q['A'], np.quantile(smooth, np.linspace(0, 1, 101)), rtol=1e-5)
+    np.testing.assert_allclose(q['B'][5:-5], 2 * np.array(q['A'][5:-5]), atol=0.05)  # about 0.5 (A) and 1 (B)

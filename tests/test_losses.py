@@ -95,3 +95,29 @@ def test_distribution_distance_compares_intensities_and_texture_without_pairing(
     # a smooth image and a noisy one with the same intensities differ by their texture
     smooth = np.sort(a, axis=None).reshape(a.shape)
     assert float(losses.distribution_distance(smooth, a)) > 0.1 > w1(smooth.ravel(), a.ravel())
+
+
+def test_quantile_map_matches_numpy_interp(rng):
+    q_from = np.sort(np.concatenate([np.zeros(5), rng.uniform(0, 1, 20)]))  # a plateau at 0, as a background gives
+    q_to = np.sort(rng.uniform(0, 2, 25))
+    v = rng.uniform(-0.5, 1.5, (2, 7, 9)).astype('f4')
+    v[0, 0, :3] = 0  # on the plateau
+    out = np.asarray(losses.quantile_map(v, q_from, q_to))
+    assert out.shape == v.shape
+    np.testing.assert_allclose(out, np.interp(v, q_from, q_to), atol=1e-5)
+
+
+def test_lowpass_loss_accepts_denoising_and_the_domain_transfer_but_not_a_moved_region(rng):
+    from scipy.ndimage import gaussian_filter
+    clean = gaussian_filter(rng.uniform(0, 1, (4, 48, 48)), (0, 3, 3)).astype('f4')[..., None]
+    noisy = clean + rng.normal(0, 0.1, clean.shape).astype('f4')
+    q = np.linspace(0, 1, 11)
+    scaled = {'A': q, 'B': 2 * q}  # B's smoothed intensities are twice A's
+    denoised = 2 * clean
+    brightened = denoised.copy()
+    brightened[:, 10:30, 10:30] *= 1.5  # a region made brighter than the transfer says
+    loss = [float(losses.lowpass_loss(noisy, fake_b, 2 * clean, clean, 4.0, scaled))
+            for fake_b in (denoised, noisy, brightened)]
+    assert loss[0] < 0.02  # what is left of the noise after the Gaussian, twice (the transfer doubles it)
+    assert loss[1] > 5 * loss[0]  # the identity keeps A's levels, half of B's
+    assert loss[2] > 5 * loss[0]

@@ -94,8 +94,8 @@ def test_train_step_updates_all_four_networks_and_reports_losses():
     for name, weights in before.items():
         after = getattr(t, name).trainable_variables
         assert any(not np.array_equal(a, b.numpy()) for a, b in zip(weights, after)), name + ' was not updated'
-    assert set(history.history) == {'loss', 'adv', 'cycle', 'identity', 'struct', 'disc', 'dist', 'select',
-                                    'struct_weight', 'lr'}
+    assert set(history.history) == {'loss', 'adv', 'cycle', 'identity', 'lowpass', 'struct', 'disc', 'dist',
+                                    'select', 'struct_weight', 'lr'}
     np.testing.assert_allclose(history.history['select'],
                                np.add(history.history['struct'], history.history['dist']), rtol=1e-5)
     assert all(np.isfinite(v).all() for v in history.history.values())
@@ -113,6 +113,25 @@ def test_identity_loss_is_used_when_weighted():
     t = compiled_trainer(c)
     out = t.generator_losses(random_patches(c, 2, seed=1), random_patches(c, 2, seed=2))
     assert float(out['identity']) > 0
+
+
+def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains():
+    c = tiny_config(lambda_lowpass=2.0)
+    t = compiled_trainer(c)
+    x, y = random_patches(c, 2, seed=1), random_patches(c, 2, seed=2)
+    with pytest.raises(ValueError, match='quantiles of smoothed intensities'):
+        t.generator_losses(x, y)
+    q = list(np.linspace(0, 1, 11))
+    t.use_lowpass_quantiles({'A': q, 'B': q})
+    out = t.generator_losses(x, y)
+    parts = {k: float(out[k]) for k in ('adv', 'cycle', 'lowpass', 'struct')}
+    assert parts['lowpass'] > 0
+    expected = (parts['adv'] + c.lambda_cycle * parts['cycle'] + 2.0 * parts['lowpass']
+                + float(t.structural_weight()) * parts['struct'])
+    assert float(out['loss']) == pytest.approx(expected, rel=1e-5)
+    same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, None)  # identical quantiles
+    assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-5)
+    assert float(compiled_trainer(tiny_config()).generator_losses(x, y)['lowpass']) == 0  # off by default
 
 
 def test_mixed_precision_computes_in_float16_with_float32_weights_and_outputs(tmp_path):
