@@ -17,7 +17,9 @@ W2S (widefield, fields of view 1-80, three stains each; single frame ``avg1`` vs
   21-40, test = 12 pairs of fields 41-60 (the benchmark's test fields 61-80 are never looked at).
 
 Hagen et al. 2021 (``hagen-<type>``, one model each): A = low-SNR top-left quadrant, B = high-SNR top-right
-quadrant, test = the registered bottom half (two quadrants).
+quadrant, test = the registered bottom half (two quadrants). ``hagen-<type>-dev``, for choosing settings, never for
+reporting them: the same A and B, measured on A's own quadrant against its registered high-SNR one (the bottom half
+is never looked at).
 """
 import os
 
@@ -96,6 +98,11 @@ def hagen_sets(folder=DATA):
     return out
 
 
+def hagen_dev_set(hagen_set):
+    """The development version of a Hagen set: measured on A's own quadrant, not on the test half."""
+    return dict(hagen_set, test=[(hagen_set['A'][0], hagen_set['care'][1][0])])
+
+
 def load_sets(names, folder=DATA):
     """The sets named (``'hagen'`` stands for every Hagen type), in order: ``{name: set}``."""
     out, hagen = {}, None
@@ -106,9 +113,11 @@ def load_sets(names, folder=DATA):
         hagen = hagen if hagen is not None else hagen_sets(folder)
         if name == 'hagen':
             out.update(hagen)
+        elif name.endswith('-dev') and name[:-4] in hagen:
+            out[name] = hagen_dev_set(hagen[name[:-4]])
         elif name in hagen:
             out[name] = hagen[name]
         else:
-            raise SystemExit('unknown data set %r (w2s sets: %s, %s; hagen, or one of %s)'
+            raise SystemExit('unknown data set %r (w2s sets: %s, %s; hagen, or one of %s, each also with -dev)'
                              % (name, ', '.join(W2S_SETS), ', '.join(DEV_SETS), ', '.join(sorted(hagen))))
     return out

@@ -1,18 +1,19 @@
 """How the default recipe was chosen: candidate settings of c2GAN on development sets, never on a test set.
 
 The development sets (``real_sets.py``: ``w2s-dev``, ``w2s-blur-dev``) take W2S fields 1-40 for training and 12
-registered pairs of fields 41-60 for measuring; the benchmark's test fields (61-80) are never looked at. Each
-candidate (a few ``Config`` settings changed from the package's defaults of the time) trains at the W2S CPU
-setting of ``quality_real.py`` with several seeds; after every epoch its generator is measured on the 12 pairs, so
-the same runs also tell which checkpoint rule (last epoch, lowest ``val_select``, ...) lands nearest the best
-epoch in hindsight.
+registered pairs of fields 41-60 for measuring; the benchmark's test fields (61-80) are never looked at. The Hagen
+development sets (``hagen-<type>-dev``) measure on A's own quadrant, never on the test half. Each candidate (a few
+``Config`` settings changed from the package's defaults of the time) trains at the CPU setting of
+``quality_real.py`` (W2S's or Hagen's) with several seeds; after every epoch its generator is measured on the
+development pairs, so the same runs also tell which checkpoint rule (last epoch, lowest ``val_select``, ...) lands
+nearest the best epoch in hindsight.
 
 Writes ``recipe.json``: per set, candidate and seed, the per-epoch curve (PSNR, SSIM, histogram distance,
 fraction above the ground truth's ceiling, FRC resolution, validation losses) and the training time; then a
 summary per candidate (means and standard deviations over seeds, last epoch) and per checkpoint rule (gap to the
 best epoch, mean and worst). Resumable per (set, candidate, seed).
 
-usage: python benchmarks/recipe.py [--sets w2s-dev w2s-blur-dev] [--candidates ...] [--seeds 2]
+usage: python benchmarks/recipe.py [--sets w2s-dev w2s-blur-dev hagen-nucleus-dev] [--candidates ...] [--seeds 2]
 """
 import argparse
 import json
@@ -21,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from quality_real import KEYS, SETTINGS, save, train_gan
+from quality_real import KEYS, save, setting_of, train_gan
 from real_sets import DEV_SETS, load_sets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +38,12 @@ CANDIDATES = {
     'floor 0.2, discriminators without instance norm': dict(struct_decay='exp', struct_floor=0.2,
                                                             lambda_identity=0.0, disc_norm='none'),
     'no structure (CycleGAN)': dict(struct_rho0=0.0, lambda_identity=0.0),
+    # 2026-12-03, from the defaults of that day: the low-pass loss (c2gan_tf.losses.lowpass_loss)
+    'low-pass loss 10, quantile transfer': dict(lambda_lowpass=10.0),
+    'low-pass loss 50, quantile transfer': dict(lambda_lowpass=50.0),
+    'low-pass loss 10, no transfer': dict(lambda_lowpass=10.0, lowpass_transfer='none'),
+    'low-pass loss 50, no transfer': dict(lambda_lowpass=50.0, lowpass_transfer='none'),
+    'the defaults of 2026-12-03': dict(),
 }
 
 
@@ -75,7 +82,8 @@ def summary(report):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--sets', nargs='+', default=list(DEV_SETS), choices=DEV_SETS)
+    p.add_argument('--sets', nargs='+', default=list(DEV_SETS),
+                   help="development sets: %s or hagen-<type>-dev (Hagen's CPU setting)" % ', '.join(DEV_SETS))
     p.add_argument('--candidates', nargs='+', default=list(CANDIDATES), choices=list(CANDIDATES))
     p.add_argument('--seeds', type=int, default=2)
     p.add_argument('--out', default=os.path.join(HERE, 'recipe.json'))
@@ -84,8 +92,11 @@ def main():
     if os.path.exists(a.out):
         with open(a.out) as f:
             report = json.load(f)
-    s = SETTINGS['cpu']['w2s']
+        report['candidates'] = CANDIDATES  # the candidates added since
     for name, d in load_sets(a.sets).items():
+        if not name.endswith('-dev'):
+            raise SystemExit('%s is not a development set' % name)
+        s = setting_of('cpu', name)
         for seed in range(a.seeds):
             for cand in a.candidates:
                 runs = report['runs'].setdefault(name, {}).setdefault(cand, {})
