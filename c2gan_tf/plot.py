@@ -6,7 +6,7 @@ from csbdeep.utils import plot_some
 __all__ = ['plot_some', 'plot_history', 'plot_histograms', 'plot_restoration', 'display', 'sections']
 
 #: Default panels of :func:`plot_history`: generator losses, discriminator loss, schedules.
-HISTORY_PANELS = (('adv', 'cycle', 'struct', 'identity'), ('disc',), ('lr', 'struct_weight'))
+HISTORY_PANELS = (('adv', 'cycle', 'struct', 'identity', 'lowpass'), ('disc',), ('lr', 'struct_weight'))
 
 
 def plot_history(history, *panels, logy=False, figsize=None):
