@@ -237,3 +237,15 @@ def test_2d_model_restores_stacks_plane_by_plane_with_one_normalisation(tiny_mod
     # not one normalisation per plane
     per_plane = np.stack([model.predict(p, 'YX') for p in planes])
     assert not np.allclose(per_plane, expected_planes, rtol=1e-3)
+
+
+def test_the_low_pass_loss_trains_and_its_quantiles_travel_with_the_model_folder(tmp_path):
+    c = tiny_config(lambda_lowpass=1.0)
+    model = C2GAN(c, 'lowpass', str(tmp_path))
+    x_b = random_patches(c, 4, seed=1) ** 2  # B darker than A: a transfer that is not the identity
+    history = model.train(random_patches(c, 4), x_b, epochs=1, steps_per_epoch=2)
+    assert history.history['lowpass'][0] > 0
+    stats = json.loads((tmp_path / 'lowpass' / 'domain_stats.json').read_text())
+    q = {d: stats[d]['lowpass_quantiles'] for d in 'AB'}
+    assert q['B'][50] < q['A'][50]  # the medians of the smoothed patches: about 1/3 against 1/2
+    assert C2GAN(None, 'lowpass', str(tmp_path)).trainer.lowpass_quantiles == q
