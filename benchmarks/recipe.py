@@ -88,11 +88,11 @@ def main():
     p.add_argument('--seeds', type=int, default=2)
     p.add_argument('--out', default=os.path.join(HERE, 'recipe.json'))
     a = p.parse_args()
-    report = dict(benchmark='recipe choice on development sets', setting='cpu', candidates=CANDIDATES, runs={})
+    report = dict(benchmark='recipe choice on development sets', setting='cpu', runs={})
     if os.path.exists(a.out):
         with open(a.out) as f:
             report = json.load(f)
-        report['candidates'] = CANDIDATES  # the candidates added since
+    report['candidates'] = CANDIDATES  # with those added since the file was written
     for name, d in load_sets(a.sets).items():
         if not name.endswith('-dev'):
             raise SystemExit('%s is not a development set' % name)

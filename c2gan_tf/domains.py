@@ -12,22 +12,11 @@ import numpy as np
 from .atomic import write_json_atomic
 from .config import DOMAINS
 from .metrics import otsu_threshold
-from .qc import N_QUANTILES, domain_quantiles, domain_spectrum
+from .qc import domain_quantiles, domain_spectrum
 
 STATS_FILE = 'domain_stats.json'
 #: The settings of a domain's saliency mask (:func:`c2gan_tf.losses.saliency_mask`).
 SALIENCY_KEYS = ('threshold', 'polarity', 'steepness', 'sigma')
-
-
-def lowpass_quantiles(patches, sigma, n=N_QUANTILES, max_patches=1000, seed=0):
-    """``n`` equally spaced quantiles of a domain's training patches smoothed by a Gaussian of ``sigma`` pixels
-    (channels averaged; :func:`c2gan_tf.losses.lowpass_loss` maps one domain's onto the other's)."""
-    from scipy.ndimage import gaussian_filter
-    if len(patches) > max_patches:
-        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
-    values = np.asarray(patches, np.float32).mean(axis=-1)
-    smooth = gaussian_filter(values, (0,) + (sigma,) * (values.ndim - 1), mode='reflect', truncate=3.0)
-    return [float(q) for q in np.quantile(smooth, np.linspace(0, 1, n))]
 
 
 def estimate_domain_stats(patches, settings, intensity_stats=None, lowpass_sigma=None):
@@ -49,7 +38,7 @@ def estimate_domain_stats(patches, settings, intensity_stats=None, lowpass_sigma
     dict
         ``{'A': {...}, 'B': {...}}``: ``threshold``, ``polarity``, ``steepness``, ``sigma``, ``quantiles``,
         ``spectrum`` (:func:`c2gan_tf.qc.domain_spectrum`), with ``intensity_stats`` ``low`` and ``high``, and with
-        ``lowpass_sigma`` ``lowpass_quantiles`` (:func:`lowpass_quantiles`).
+        ``lowpass_sigma`` ``lowpass_quantiles`` (the same of patches smoothed by that Gaussian).
     """
     saliency = domains_saliency(patches, settings)
     out = {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]), spectrum=domain_spectrum(patches[d]),
@@ -57,7 +46,7 @@ def estimate_domain_stats(patches, settings, intensity_stats=None, lowpass_sigma
            for d in DOMAINS}
     if lowpass_sigma:
         for d in DOMAINS:
-            out[d]['lowpass_quantiles'] = lowpass_quantiles(patches[d], lowpass_sigma)
+            out[d]['lowpass_quantiles'] = domain_quantiles(patches[d], sigma=lowpass_sigma)
     return out
 
 

@@ -177,12 +177,13 @@ class QC:
     residual: np.ndarray = None
 
 
-def domain_quantiles(patches, n=N_QUANTILES, max_patches=1000, seed=0):
+def domain_quantiles(patches, n=N_QUANTILES, max_patches=1000, seed=0, sigma=0.0):
     """``n`` equally spaced quantiles of a domain's normalised training intensities (channels averaged), kept with a
-    model for :func:`distance_to_quantiles`."""
+    model for :func:`distance_to_quantiles`; with ``sigma``, of the patches smoothed by a Gaussian of ``sigma``
+    pixels first (for :func:`c2gan_tf.losses.lowpass_loss`)."""
     if len(patches) > max_patches:
         patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
-    values = np.asarray(patches, np.float32).mean(axis=-1)
+    values = _smooth(np.asarray(patches, np.float32).mean(axis=-1), sigma, spatial=range(1, np.ndim(patches) - 1))
     return [float(q) for q in np.quantile(values, np.linspace(0, 1, n))]
 
 

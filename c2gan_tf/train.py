@@ -195,7 +195,7 @@ class CycleTrainer(keras.Model):
 
     def use_lowpass_quantiles(self, quantiles):
         """Set each domain's quantiles of smoothed intensities (``{'A': [...], 'B': [...]}``, see
-        :func:`c2gan_tf.domains.lowpass_quantiles`), which the low-pass loss maps one domain onto the other with."""
+        :func:`c2gan_tf.qc.domain_quantiles` with ``sigma``), which the low-pass loss maps one domain onto the other with."""
         self.lowpass_quantiles = quantiles
         self.train_function = self.test_function = None
 
