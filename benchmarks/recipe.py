@@ -44,9 +44,6 @@ CANDIDATES = {
     'low-pass loss 10, no transfer': dict(lambda_lowpass=10.0, lowpass_transfer='none'),
     'low-pass loss 50, no transfer': dict(lambda_lowpass=50.0, lowpass_transfer='none'),
     'the defaults of 2026-12-03': dict(),
-    # 2026-12-05, from the same defaults: domain A's cycle compared after smoothing, so that G need not keep A's
-    # noise for F to give back (Config.cycle_sigma)
-    'cycle smoothed 1 px': dict(cycle_sigma=1.0),
 }
 
 

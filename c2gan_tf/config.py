@@ -68,11 +68,6 @@ class Config(BaseConfig):
     lambda_cycle, lambda_identity : float
         Weights of the cycle (10 in 2D, 2 in 3D, where 10 held the generators at the identity; see
         ``benchmarks/recipe_3d.py``) and identity (0) losses.
-    cycle_sigma : float
-        Gaussian smoothing (pixels) of ``F(G(x))`` and ``x`` before domain A's cycle loss compares them (default
-        0: pixel by pixel, as in CycleGAN). Pixel by pixel, ``F`` can only give back the noise of a degraded ``x`` if
-        ``G`` keeps that noise in its restoration; after smoothing, removing it costs nothing
-        (:func:`c2gan_tf.losses.cycle_loss`).
     lambda_lowpass, lowpass_sigma, lowpass_transfer : float, float, str
         The low-frequency fidelity loss (:func:`c2gan_tf.losses.lowpass_loss`; off by default: weight 0): a
         restoration keeps its input's intensities smoothed by a Gaussian (``lowpass_sigma``, 4 pixels), mapped onto
@@ -154,7 +149,6 @@ class Config(BaseConfig):
 
         self.lambda_cycle = 10.0 if self.n_dim == 2 else 2.0
         self.lambda_identity = 0.0
-        self.cycle_sigma = 0.0
         self.lambda_lowpass = 0.0
         self.lowpass_sigma = 4.0
         self.lowpass_transfer = 'quantiles'
@@ -290,7 +284,6 @@ def rules(config):
     r['lowpass_sigma'] = is_num(c.lowpass_sigma, 0, 20, strict_low=True), 'a number of pixels above 0, at most 20'
     r['struct_floor'] = is_num(c.struct_floor, 0, 1), 'a fraction from 0 to 1'
     r['struct_sigma'] = is_num(c.struct_sigma, 0, 10), 'a number from 0 to 10'
-    r['cycle_sigma'] = is_num(c.cycle_sigma, 0, 10), 'a number of pixels from 0 to 10'
     for d in DOMAINS:
         s = c.saliency(d)
         r['struct_threshold_' + d] = s['threshold'] is None or is_num(s['threshold']), 'null (automatic) or a number'

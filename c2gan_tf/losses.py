@@ -27,19 +27,9 @@ def l1(a, b):
     return ops.mean(ops.abs(a - b))
 
 
-def cycle_loss(real_a, rec_a, real_b, rec_b, sigma_a=0.0):
-    """Cycle consistency ``|g(F(G(x))) - g(x)|_1 + |G(F(y)) - y|_1`` (unweighted).
-
-    ``g`` is a Gaussian of ``sigma_a`` pixels (over each channel; 0, the classic CycleGAN loss: none). Compared
-    pixel by pixel, ``F(G(x))`` can only match a noisy ``x`` if ``G`` passes the noise of ``x`` on, hidden in its
-    restoration, for ``F`` to put back; compared after smoothing, the noise that ``F`` cannot predict costs ``G``
-    nothing to remove. Domain B's cycle is compared as it is.
-    """
-    def smooth(img):
-        if not sigma_a:
-            return img
-        return ops.stack([gaussian_smooth(img[..., c], sigma_a) for c in range(img.shape[-1])], axis=-1)
-    return l1(smooth(rec_a), smooth(real_a)) + l1(rec_b, real_b)
+def cycle_loss(real_a, rec_a, real_b, rec_b):
+    """Cycle consistency ``|F(G(x)) - x|_1 + |G(F(y)) - y|_1`` (unweighted)."""
+    return l1(rec_a, real_a) + l1(rec_b, real_b)
 
 
 def identity_loss(real_a, same_a, real_b, same_b):

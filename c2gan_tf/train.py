@@ -226,7 +226,7 @@ class CycleTrainer(keras.Model):
         out = dict(fake_a=fake_a, fake_b=fake_b)
         out['adv'] = (losses.lsgan_generator_loss(self.D_B(fake_b, training=training))
                       + losses.lsgan_generator_loss(self.D_A(fake_a, training=training)))
-        out['cycle'] = losses.cycle_loss(x, rec_a, y, rec_b, c.cycle_sigma)
+        out['cycle'] = losses.cycle_loss(x, rec_a, y, rec_b)
         if c.lambda_identity > 0:
             out['identity'] = losses.identity_loss(x, self.F(x, training=training), y, self.G(y, training=training))
         else:
