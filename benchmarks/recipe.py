@@ -3,10 +3,10 @@
 The development sets (``real_sets.py``: ``w2s-dev``, ``w2s-blur-dev``) take W2S fields 1-40 for training and 12
 registered pairs of fields 41-60 for measuring; the benchmark's test fields (61-80) are never looked at. The Hagen
 development sets (``hagen-<type>-dev``) measure on A's own quadrant, never on the test half. Each candidate (a few
-``Config`` settings changed from the package's defaults of the time) trains at the CPU setting of
-``quality_real.py`` (W2S's or Hagen's) with several seeds; after every epoch its generator is measured on the
-development pairs, so the same runs also tell which checkpoint rule (last epoch, lowest ``val_select``, ...) lands
-nearest the best epoch in hindsight.
+``Config`` settings changed from the package's defaults of the time, or the number of patches drawn per image)
+trains at the CPU setting of ``quality_real.py`` (W2S's or Hagen's) with several seeds; after every epoch its
+generator is measured on the development pairs, so the same runs also tell which checkpoint rule (last epoch,
+lowest ``val_select``, ...) lands nearest the best epoch in hindsight.
 
 Writes ``recipe.json``: per set, candidate and seed, the per-epoch curve (PSNR, SSIM, histogram distance,
 fraction above the ground truth's ceiling, FRC resolution, validation losses) and the training time; then a
@@ -44,7 +44,12 @@ CANDIDATES = {
     'low-pass loss 10, no transfer': dict(lambda_lowpass=10.0, lowpass_transfer='none'),
     'low-pass loss 50, no transfer': dict(lambda_lowpass=50.0, lowpass_transfer='none'),
     'the defaults of 2026-12-03': dict(),
+    # 2026-12-05: the same defaults on 8x as many patches drawn from the same images (the Hagen CPU setting draws 96
+    # from one quadrant per domain; its GANs' quality falls after epoch 2-3 on some sample types)
+    'the defaults, 8x the patches': dict(n_patches_factor=8),
 }
+#: Candidate keys that change the data rather than the Config: patches drawn per image, as a factor of the setting's.
+DATA_KEYS = ('n_patches_factor',)
 
 
 def rules(curve, total_epochs):
@@ -103,8 +108,10 @@ def main():
                 if str(seed) in runs:
                     continue
                 print('%s: %s, seed %d' % (name, cand, seed), flush=True)
+                config = {k: v for k, v in CANDIDATES[cand].items() if k not in DATA_KEYS}
+                setting = dict(s, n_patches=s['n_patches'] * CANDIDATES[cand].get('n_patches_factor', 1))
                 with tempfile.TemporaryDirectory() as basedir:
-                    _, info = train_gan(d, s, 'c2GAN', seed, basedir, pairs=d['test'], **CANDIDATES[cand])
+                    _, info = train_gan(d, setting, 'c2GAN', seed, basedir, pairs=d['test'], **config)
                 runs[str(seed)] = dict(curve=info['curve'], train_seconds=info['train_seconds'])
                 report['summary'] = summary(report)
                 save(report, a.out)
