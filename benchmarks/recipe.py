@@ -47,6 +47,9 @@ CANDIDATES = {
     # 2026-12-05: the same defaults on 8x as many patches drawn from the same images (the Hagen CPU setting draws 96
     # from one quadrant per domain; its GANs' quality falls after epoch 2-3 on some sample types)
     'the defaults, 8x the patches': dict(n_patches_factor=8),
+    # 2026-12-05: the peak at epoch 2-3 of 6 is where the learning rate starts to decay; decaying from the first step
+    'the defaults, learning rate decaying from the start': dict(train_lr_decay_start=0.0),
+    'the defaults, constant learning rate': dict(train_lr_decay='constant'),
 }
 #: Candidate keys that change the data rather than the Config: patches drawn per image, as a factor of the setting's.
 DATA_KEYS = ('n_patches_factor',)
