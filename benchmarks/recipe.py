@@ -51,8 +51,6 @@ CANDIDATES = {
     'the defaults, learning rate decaying from the start': dict(train_lr_decay_start=0.0),
     'the defaults, constant learning rate': dict(train_lr_decay='constant'),
 }
-#: Candidate keys that change the data rather than the Config: patches drawn per image, as a factor of the setting's.
-DATA_KEYS = ('n_patches_factor',)
 
 
 def rules(curve, total_epochs):
@@ -111,8 +109,8 @@ def main():
                 if str(seed) in runs:
                     continue
                 print('%s: %s, seed %d' % (name, cand, seed), flush=True)
-                config = {k: v for k, v in CANDIDATES[cand].items() if k not in DATA_KEYS}
-                setting = dict(s, n_patches=s['n_patches'] * CANDIDATES[cand].get('n_patches_factor', 1))
+                config = dict(CANDIDATES[cand])  # Config settings, but for the patches drawn per image (a factor)
+                setting = dict(s, n_patches=s['n_patches'] * config.pop('n_patches_factor', 1))
                 with tempfile.TemporaryDirectory() as basedir:
                     _, info = train_gan(d, setting, 'c2GAN', seed, basedir, pairs=d['test'], **config)
                 runs[str(seed)] = dict(curve=info['curve'], train_seconds=info['train_seconds'])
