@@ -429,9 +429,9 @@ def _qc_figure(rows, default, image, truth, path):
 
 def _add_weights(p):
     p.add_argument('--weights', default=None,
-                   help="weights to load: 'best' (lowest validation val_select), 'last' (the last epoch) or a file "
-                        "name in the model folder (default: the model's own choice, train_select: the last epoch "
-                        'unless it was trained with train_select=val_select)')
+                   help="weights to load: 'best' (lowest validation val_select, or val_qc), 'last' (the last epoch) "
+                        "or a file name in the model folder (default: the model's own choice, train_select: the "
+                        'last epoch unless it was trained with train_select=val_select or val_qc)')
 
 
 def _add_demo(sub):

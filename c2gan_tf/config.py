@@ -126,9 +126,10 @@ class Config(BaseConfig):
         (``c2gan qc``); 0 (default) keeps none.
     train_select : str
         The weights a model holds after training and loads from its folder by default: ``'last'`` (the last epoch,
-        ``weights_last``; default) or ``'val_select'`` (the epoch with the lowest validation ``val_select``,
-        ``weights_best``, when validation data was given). Both files are written either way. ``'chosen'``: the
-        weights ``c2gan qc MODEL --use EPOCH`` copied to ``weights_chosen``.
+        ``weights_last``; default), ``'val_select'`` (the epoch with the lowest validation ``val_select``,
+        ``weights_best``, when validation data was given) or ``'val_qc'`` (the same with the lowest ``val_qc``, the
+        no-ground-truth QC score of G on A's validation patches, :class:`c2gan_tf.run.ValidationQC`). Both files are
+        written either way. ``'chosen'``: the weights ``c2gan qc MODEL --use EPOCH`` copied to ``weights_chosen``.
     """
 
     def __init__(self, axes='YX', n_channel_in=1, n_channel_out=1, allow_new_parameters=False, **kwargs):
@@ -317,7 +318,7 @@ def rules(config):
     for key in ('train_augment', 'train_tensorboard', 'train_mixed_precision'):
         r[key] = isinstance(getattr(c, key), bool), 'true or false'
     r['train_seed'] = c.train_seed is None or is_int(c.train_seed, 0), 'null or an integer >= 0'
-    r['train_select'] = one_of(c.train_select, ('last', 'val_select', 'chosen'))
+    r['train_select'] = one_of(c.train_select, ('last', 'val_select', 'val_qc', 'chosen'))
     r['train_save_every'] = is_int(c.train_save_every, 0), '0 (none) or an integer >= 1'
     for key in ('train_checkpoint', 'train_checkpoint_last', 'train_checkpoint_epoch'):
         name = getattr(c, key)

@@ -52,9 +52,9 @@ def weights_path(folder, weights=None):
     ----------
     weights : str or None
         ``'best'``, ``'last'``, ``'chosen'``, a file name in the folder, or ``None``: the model's default, by its
-        configuration's ``train_select`` (``'last'``, the default: ``weights_last``; ``'val_select'``:
-        ``weights_best``; ``'chosen'``: ``weights_chosen``, made by ``c2gan qc --use``), else the others, else the
-        weights of the last complete epoch of an interrupted run (``weights_now``).
+        configuration's ``train_select`` (``'last'``, the default: ``weights_last``; ``'val_select'`` and
+        ``'val_qc'``: ``weights_best``; ``'chosen'``: ``weights_chosen``, made by ``c2gan qc --use``), else the
+        others, else the weights of the last complete epoch of an interrupted run (``weights_now``).
 
     Returns
     -------
@@ -74,7 +74,8 @@ def weights_path(folder, weights=None):
     files['chosen'] = WEIGHTS['chosen']
     if weights is None:
         select = config.get('train_select', 'last')
-        order = {'last': ('last', 'best'), 'val_select': ('best', 'last'), 'chosen': ('chosen', 'last', 'best')}[select]
+        order = {'last': ('last', 'best'), 'val_select': ('best', 'last'), 'val_qc': ('best', 'last'),
+                 'chosen': ('chosen', 'last', 'best')}[select]
         names = [files[key] for key in order + ('now',)]
     else:
         names = [files.get(weights, weights)]

@@ -195,6 +195,16 @@ def domain_spectrum(patches, max_patches=1000, seed=0):
     return [float(v) if np.isfinite(v) else None for v in power_spectrum(np.asarray(patches, np.float32).mean(-1))]
 
 
+def patches_score(x, y, cycle, saliency_a, saliency_b, b_quantiles=None, b_spectrum=None):
+    """The :func:`checkpoint_score` of a generator on normalised patches ``x`` ``(n, *spatial, channels)`` of domain
+    A (its outputs ``y``, their cycle ``F(y)``): no ground truth needed. Each patch is a segment of the spectrum."""
+    x, y, cycle = (np.asarray(v, np.float32).mean(axis=-1) for v in (x, y, cycle))
+    spatial = tuple(range(1, x.ndim))
+    _, s = quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles, b_spectrum=b_spectrum,
+                           segment=x.shape[1:])
+    return checkpoint_score([s])
+
+
 def checkpoint_score(summaries):
     """The no-ground-truth score of a checkpoint from the QC summaries of its restorations (lower is better): the
     mean fraction of area changed, plus the mean distance of the outputs' intensities to domain B's, plus the mean

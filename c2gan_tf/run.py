@@ -25,8 +25,6 @@ from .folder import STATE_FILE
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = 'checkpoint'
-#: Log entry whose lowest value chooses ``weights_best`` (see :func:`c2gan_tf.losses.selection_score`).
-BEST_MONITOR = 'val_select'
 
 
 #: Folder of the weights kept every ``train_save_every`` epochs (for checkpoint QC, ``c2gan qc``).
@@ -36,6 +34,12 @@ EPOCHS_DIR = 'epochs'
 def epoch_weights(epoch):
     """The name (in the model folder) of the generators' weights kept after an epoch."""
     return '%s/weights_epoch_%04d.weights.h5' % (EPOCHS_DIR, epoch)
+
+
+def best_monitor(train_select):
+    """The log entry whose lowest value chooses ``weights_best``: ``val_qc`` (:class:`ValidationQC`) for a model
+    that loads it (``train_select='val_qc'``), else ``val_select`` (:func:`c2gan_tf.losses.selection_score`)."""
+    return 'val_qc' if train_select == 'val_qc' else 'val_select'
 
 
 def save_weights_atomic(model, path):
@@ -106,6 +110,40 @@ class StopOnNonFinite(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class ValidationQC(keras.callbacks.Callback):
+    """After every epoch, log ``val_qc``: the no-ground-truth QC score (:func:`c2gan_tf.qc.patches_score`) of G on
+    the validation patches of domain A, with the model's settings and statistics of each domain.
+
+    Parameters
+    ----------
+    trainer : :class:`c2gan_tf.train.CycleTrainer`
+        Its generators and saliency settings.
+    patches : numpy.ndarray
+        Normalised validation patches of domain A ``(n, *spatial, channels)``.
+    domain_b : dict
+        Domain B's ``quantiles`` and ``spectrum`` (:mod:`c2gan_tf.domains`).
+    batch_size : int
+        Patches per network call.
+    """
+
+    def __init__(self, trainer, patches, domain_b, batch_size):
+        super().__init__()
+        self.trainer, self.patches, self.domain_b, self.batch_size = trainer, patches, domain_b, batch_size
+
+    def _apply(self, net, v):
+        return np.concatenate([np.asarray(net(v[i:i + self.batch_size], training=False), np.float32)
+                               for i in range(0, len(v), self.batch_size)])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or not finite_logs(logs):  # nothing to record after a NaN
+            return
+        from .qc import patches_score
+        t = self.trainer
+        y = self._apply(t.G, self.patches)
+        logs['val_qc'] = patches_score(self.patches, y, self._apply(t.F, y), t.saliency['A'], t.saliency['B'],
+                                       self.domain_b.get('quantiles'), self.domain_b.get('spectrum'))
+
+
 class EpochEnd(keras.callbacks.Callback):
     """After every epoch with finite losses, record it: :meth:`TrainingRun.epoch_done`."""
 
@@ -146,7 +184,7 @@ class TrainingRun:
             self._scratch = tempfile.TemporaryDirectory(prefix='c2gan-worker-')
         self.folder = folder if self._scratch is None else Path(self._scratch.name)
         # no best value yet: a new run, or one whose state was written before the criterion was kept in it
-        self.state.setdefault('best', dict(monitor=BEST_MONITOR, value=None, epoch=None))
+        self.state.setdefault('best', dict(monitor=best_monitor(config.train_select), value=None, epoch=None))
         self.weights_name = None  # the weight file whose weights the trainer holds at the end
         self.stop = StopOnNonFinite()
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -170,9 +208,10 @@ class TrainingRun:
         """Epochs already done (0 for a new run)."""
         return int(self._epoch.numpy())
 
-    def callbacks(self):
-        """Keras callbacks that record the run: first in the list, so that a NaN stops the others too."""
-        return [self.stop, EpochEnd(self)]
+    def callbacks(self, measure=()):
+        """Keras callbacks that record the run: first in the list, so that a NaN stops the others too; those of
+        ``measure`` add to an epoch's logs before it is recorded."""
+        return [self.stop, *measure, EpochEnd(self)]
 
     def _path(self, name):
         return None if name is None or self.folder is None else self.folder / name
@@ -189,7 +228,8 @@ class TrainingRun:
             self._kept = self.trainer.get_weights()
         if self._path(c.train_checkpoint_epoch) is not None:
             save_weights_atomic(self.trainer.generators(), self._path(c.train_checkpoint_epoch))
-        best, value = self.state['best'], logs.get(BEST_MONITOR)
+        best = self.state['best']
+        value = logs.get(best['monitor'])
         if value is not None and (best['value'] is None or float(value) < best['value']):
             best.update(value=float(value), epoch=epoch + 1)
             self._save_weights(c.train_checkpoint, epoch + 1)
@@ -250,7 +290,7 @@ class TrainingRun:
         write_json_atomic(self.state, self.folder / STATE_FILE)
         self.weights_name = c.train_checkpoint_last
         best = self._path(c.train_checkpoint)
-        if c.train_select == 'val_select' and best is not None and best.exists():
+        if c.train_select in ('val_select', 'val_qc') and best is not None and best.exists():
             log.info("Loading network weights from '%s'.", c.train_checkpoint)
             self.trainer.generators().load_weights(str(self._path(c.train_checkpoint)))
             self.weights_name = c.train_checkpoint

@@ -92,10 +92,12 @@ class TrainingMixin:
             ``intensity_stats``).
         validation_data : tuple(numpy.ndarray, numpy.ndarray) or None
             Patches ``(X_A_val, X_B_val)``. With them, the losses are also reported on validation data
-            (``val_*``) and the weights with the lowest ``val_select`` (structural loss plus how unlike real B
-            patches G(x) looks, :func:`c2gan_tf.losses.selection_score`: no ground truth needed) are kept as
-            ``weights_best``. The model holds (and loads by default) the weights ``config.train_select`` names:
-            the last epoch's unless it is ``'val_select'``.
+            (``val_*``), with ``val_qc``, the QC score of G on A's validation patches
+            (:class:`c2gan_tf.run.ValidationQC`), and the weights with the lowest ``val_select`` (structural loss
+            plus how unlike real B patches G(x) looks, :func:`c2gan_tf.losses.selection_score`; or the lowest
+            ``val_qc`` with ``config.train_select='val_qc'``; no ground truth needed) are kept as ``weights_best``.
+            The model holds (and loads by default) the weights ``config.train_select`` names: the last epoch's
+            unless it is ``'val_select'`` or ``'val_qc'``.
         epochs, steps_per_epoch : int or None
             Override the values of the configuration. With ``resume``, ``epochs`` may exceed the run's own to train
             it further (a finished run too; its schedules become those of the longer run).
@@ -139,7 +141,7 @@ class TrainingMixin:
         c = self.config
         self._use_strategy(strategy)
         X_A, X_B = check_patches(X_A, c, 'X_A'), check_patches(X_B, c, 'X_B')
-        val = self._validation_dataset(validation_data)
+        val_a, val = self._validation_dataset(validation_data)
         if resume:
             state = self._state_to_resume(epochs, steps_per_epoch)
         else:
@@ -154,10 +156,12 @@ class TrainingMixin:
         data = distributed(lambda context: unpaired_dataset(X_A, X_B, c.train_batch_size, c.n_dim, c.train_augment,
                                                             c.train_seed, training.initial_epoch * steps_per_epoch,
                                                             context))
+        measure = () if val is None else (run.ValidationQC(self.trainer, val_a, self.domain_stats.get('B', {}),
+                                                           c.train_batch_size),)
         history = self.trainer.fit(data, validation_data=val,
                                    epochs=epochs, steps_per_epoch=steps_per_epoch,
                                    initial_epoch=training.initial_epoch, shuffle=False,
-                                   callbacks=training.callbacks() + self.callbacks + list(callbacks or []),
+                                   callbacks=training.callbacks(measure) + self.callbacks + list(callbacks or []),
                                    verbose=1 if dynamic_display() else 0)
         history = training.finish(history)
         self.weights_name = training.weights_name
@@ -173,13 +177,14 @@ class TrainingMixin:
             self.keras_model, self._strategy = self.trainer.G, strategy
 
     def _validation_dataset(self, validation_data):
-        """Batches of validation patch pairs, or None."""
+        """The validation patches of A and batches of validation patch pairs, or ``(None, None)``."""
         if validation_data is None:
-            return None
+            return None, None
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise ValueError('validation_data must be a pair (X_A_val, X_B_val) of patch arrays')
         val_a, val_b = (check_patches(v, self.config, w) for v, w in zip(validation_data, ('X_A_val', 'X_B_val')))
-        return distributed(lambda context: validation_dataset(val_a, val_b, self.config.train_batch_size, context))
+        return val_a, distributed(lambda context: validation_dataset(val_a, val_b, self.config.train_batch_size,
+                                                                    context))
 
     def _set_domain_stats(self, X_A, X_B, intensity_stats):
         """What the model knows of each domain (:func:`c2gan_tf.domains.estimate_domain_stats`: saliency settings,

@@ -56,6 +56,18 @@ def test_weight_files_hold_the_generators_only_and_know_their_epoch(tiny_model):
     assert len(list((folder / 'checkpoint').glob('*.index'))) == 1
 
 
+def test_train_select_val_qc_keeps_and_loads_the_epoch_with_the_lowest_qc_score(tmp_path):
+    _, history = train_tiny(tmp_path, epochs=3, train_select='val_qc')
+    scores = history.history['val_qc']
+    assert len(scores) == 3 and all(np.isfinite(scores))
+    state = json.loads((tmp_path / 'model' / 'training_state.json').read_text())
+    best = int(np.argmin(scores)) + 1
+    assert state['best'] == dict(monitor='val_qc', value=min(scores), epoch=best)
+    assert state['weights']['weights_best.weights.h5'] == best
+    loaded = C2GAN(None, 'model', str(tmp_path))
+    assert loaded.weights_name == 'weights_best.weights.h5' and loaded.weights_epoch() == best
+
+
 def test_from_folder_loads_the_weights_asked_for_and_names_damaged_files(tiny_model, tmp_path):
     import shutil
     _, _, tmp = tiny_model

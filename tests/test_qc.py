@@ -102,6 +102,20 @@ def test_checkpoint_score_ranks_a_near_identity_checkpoint_below_a_restoring_one
     assert qc.checkpoint_score([summaries['restoring']]) < qc.checkpoint_score([summaries['identity']])
 
 
+def test_patches_score_tells_a_near_identity_generator_from_a_restoring_one_on_patches(rng):
+    """The score of a generator on validation patches ``(n, Y, X, C)``, each patch one segment of the spectrum, ranks
+    as the score of whole images does, and averages the channels."""
+    patches = qc.segments(blobs((512, 512), rng, n=640), (32, 32), [0, 1])[..., None]
+    quantiles, spectrum = qc.domain_quantiles(patches), qc.domain_spectrum(patches)
+    clean = qc.segments(blobs((128, 128), rng, n=40), (32, 32), [0, 1])[..., None]
+    x = clean + 0.05 * rng.standard_normal(clean.shape).astype(np.float32)
+    score = {name: qc.patches_score(x, y, x, SALIENCY, SALIENCY, quantiles, spectrum)
+             for name, y in (('identity', x), ('restoring', 1.2 * clean))}
+    assert score['restoring'] < score['identity']
+    two = np.concatenate([x, x], axis=-1)  # two equal channels score as one
+    assert qc.patches_score(two, two, two, SALIENCY, SALIENCY, quantiles, spectrum) == pytest.approx(score['identity'])
+
+
 def test_predict_with_qc_keeps_the_restoration_shapes_and_tiles(tiny_model, rng):
     model, _, _ = tiny_model
     x = rng.random((40, 56), np.float32) * 500
