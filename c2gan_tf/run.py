@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from .atomic import atomic_path, write_json_atomic
 from .folder import STATE_FILE
+from .qc import patches_score
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,6 @@ class ValidationQC(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or not finite_logs(logs):  # nothing to record after a NaN
             return
-        from .qc import patches_score
         t = self.trainer
         y = self._apply(t.G, self.patches)
         logs['val_qc'] = patches_score(self.patches, y, self._apply(t.F, y), t.saliency['A'], t.saliency['B'],
