@@ -100,10 +100,19 @@ def hindsight_pairs(d, s):
     return d['test'][::max(1, len(d['test']) // s['n_hindsight'])]
 
 
-def hindsight_callback(model, pairs):
-    """Keras callback: metrics of G on a few test pairs after every epoch, the minutes since training began, and
-    the epoch's validation logs."""
+def hindsight_callback(model, pairs, validation_a=None):
+    """Keras callback: metrics of G on a few test pairs after every epoch, the minutes since training began, the
+    epoch's validation logs and, given ``validation_a``, the no-ground-truth QC scores
+    (:func:`c2gan_tf.qc.checkpoint_score`, with its terms) of G's outputs of the pairs' inputs (``qc_*``) and of
+    the validation patches of A (``qc_val_*``)."""
     import keras
+    from c2gan_tf.qc import checkpoint_score
+
+    def scores(summaries, prefix):
+        out = {prefix + 'score': checkpoint_score(summaries)}
+        out.update({prefix + k: float(np.mean([s.get(k) or 0.0 for s in summaries]))
+                    for k in ('changed_fraction', 'distance_to_b', 'spectrum_distance', 'cycle_residual')})
+        return out
 
     class Hindsight(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -111,10 +120,17 @@ def hindsight_callback(model, pairs):
 
         def on_epoch_end(self, epoch, logs=None):
             minutes = (time.perf_counter() - self.start) / 60
-            scores = [evaluate(gt, model.predict(x, 'YX')) for x, gt in pairs]
-            self.curve.append(dict(epoch=epoch + 1, minutes=minutes,
-                                   **{k: float(np.mean([sc[k] for sc in scores])) for k in KEYS},
-                                   **{k: float(v) for k, v in (logs or {}).items() if k.startswith('val_')}))
+            qc = validation_a is not None
+            results = [(model.predict(x, 'YX', return_qc=qc), gt) for x, gt in pairs]
+            metrics = [evaluate(gt, out[0] if qc else out) for out, gt in results]
+            entry = dict(epoch=epoch + 1, minutes=minutes,
+                         **{k: float(np.mean([sc[k] for sc in metrics])) for k in KEYS},
+                         **{k: float(v) for k, v in (logs or {}).items() if k.startswith('val_')})
+            if qc:
+                entry.update(scores([out[1].summary for out, _ in results], 'qc_'))
+                val = model.predict(validation_a[..., 0], 'TYX', return_qc=True)[1]
+                entry.update(scores([val.summary], 'qc_val_'))
+            self.curve.append(entry)
     return Hindsight()
 
 
@@ -130,12 +146,12 @@ def gan_config(d, s, method, seed, **overrides):
     return Config('YX', **kwargs)
 
 
-def train_gan(d, s, method, seed, basedir, pairs=None, **overrides):
+def train_gan(d, s, method, seed, basedir, pairs=None, qc_scores=False, **overrides):
     """Train a GAN as a user does (10 % of each domain's patches held out), then reload it as a user does.
 
     Returns the reloaded model and what training recorded: seconds, the hindsight curve on ``pairs`` (default: the
-    set's hindsight pairs), and ``selection`` (the epoch of the weights loaded by default, the best epoch in
-    hindsight, and the gap between them in dB).
+    set's hindsight pairs; with ``qc_scores``, also the QC scores of :func:`hindsight_callback`), and ``selection``
+    (the epoch of the weights loaded by default, the best epoch in hindsight, and the gap between them in dB).
     """
     from c2gan_tf import C2GAN
     from c2gan_tf.data import UnpairedData, create_unpaired_patches
@@ -144,7 +160,7 @@ def train_gan(d, s, method, seed, basedir, pairs=None, **overrides):
     n_a, n_b = max(1, len(X_A) // 10), max(1, len(X_B) // 10)
     model = C2GAN(gan_config(d, s, method, seed, **overrides), method, basedir)
     pairs = hindsight_pairs(d, s) if pairs is None else pairs
-    hindsight = hindsight_callback(model, pairs)
+    hindsight = hindsight_callback(model, pairs, X_A[:n_a] if qc_scores else None)
     t = time.perf_counter()
     model.train(X_A[n_a:], X_B[n_b:], validation_data=(X_A[:n_a], X_B[:n_b]), intensity_stats=stats,
                 callbacks=[hindsight])

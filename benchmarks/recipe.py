@@ -14,6 +14,7 @@ summary per candidate (means and standard deviations over seeds, last epoch) and
 best epoch, mean and worst). Resumable per (set, candidate, seed).
 
 usage: python benchmarks/recipe.py [--sets w2s-dev w2s-blur-dev hagen-nucleus-dev] [--candidates ...] [--seeds 2]
+                                   [--keep DIR]   (keep the model folders, e.g. to measure checkpoint signals)
 """
 import argparse
 import json
@@ -50,6 +51,11 @@ CANDIDATES = {
     # 2026-12-05: the peak at epoch 2-3 of 6 is where the learning rate starts to decay; decaying from the first step
     'the defaults, learning rate decaying from the start': dict(train_lr_decay_start=0.0),
     'the defaults, constant learning rate': dict(train_lr_decay='constant'),
+    # 2026-12-06: the defaults of 2026-12-03 again (unchanged since), now with the no-ground-truth QC scores of every
+    # epoch in the curve (of the development inputs and of A's validation patches): a checkpoint rule to measure
+    'the defaults, QC-scored': dict(),
+    # the same, keeping every epoch's generators (with --keep DIR: to measure other checkpoint signals afterwards)
+    'the defaults, every epoch kept': dict(train_save_every=1),
 }
 
 
@@ -59,9 +65,15 @@ def rules(curve, total_epochs):
         values = [c[key] if c['epoch'] >= first else np.inf for c in curve]
         return int(np.argmin(values)) + 1
     half = total_epochs // 2 + 1  # the learning rate decays over the second half
-    return {'last epoch': len(curve), 'lowest val_select': argmin('val_select'),
-            'lowest val_select, second half': argmin('val_select', half),
-            'lowest val_dist, second half': argmin('val_dist', half)}
+    chosen = {'last epoch': len(curve), 'lowest val_select': argmin('val_select'),
+              'lowest val_select, second half': argmin('val_select', half),
+              'lowest val_dist, second half': argmin('val_dist', half)}
+    if 'qc_score' in curve[0]:  # runs since 2026-12-06
+        chosen.update({'lowest QC score of the inputs': argmin('qc_score'),
+                       'lowest QC score of the validation patches': argmin('qc_val_score')})
+    if 'val_qc' in curve[0]:  # the package's own (train_select='val_qc'), since 2026-12-06
+        chosen['lowest val_qc'] = argmin('val_qc')
+    return chosen
 
 
 def summary(report):
@@ -93,6 +105,8 @@ def main():
     p.add_argument('--candidates', nargs='+', default=list(CANDIDATES), choices=list(CANDIDATES))
     p.add_argument('--seeds', type=int, default=2)
     p.add_argument('--out', default=os.path.join(HERE, 'recipe.json'))
+    p.add_argument('--keep', default=None,
+                   help='keep the model folders in DIR/SET/CANDIDATE/SEED (default: deleted after each run)')
     a = p.parse_args()
     report = dict(benchmark='recipe choice on development sets', setting='cpu', runs={})
     if os.path.exists(a.out):
@@ -111,8 +125,10 @@ def main():
                 print('%s: %s, seed %d' % (name, cand, seed), flush=True)
                 config = dict(CANDIDATES[cand])  # Config settings, but for the patches drawn per image (a factor)
                 setting = dict(s, n_patches=s['n_patches'] * config.pop('n_patches_factor', 1))
-                with tempfile.TemporaryDirectory() as basedir:
-                    _, info = train_gan(d, setting, 'c2GAN', seed, basedir, pairs=d['test'], **config)
+                with tempfile.TemporaryDirectory() as scratch:
+                    basedir = scratch if a.keep is None else os.path.join(a.keep, name, cand, str(seed))
+                    _, info = train_gan(d, setting, 'c2GAN', seed, basedir, pairs=d['test'], qc_scores=True,
+                                        **config)
                 runs[str(seed)] = dict(curve=info['curve'], train_seconds=info['train_seconds'])
                 report['summary'] = summary(report)
                 save(report, a.out)
