@@ -28,8 +28,9 @@ setup(
         'tensorboard',
         'tqdm',
         # images larger than memory: Dask arrays, a local or distributed scheduler, (OME-)Zarr in and out
-        'dask[array]',
-        'distributed',
+        # dask's distributed extra pins distributed to dask's own release (dask 2026.11 with distributed 2026.8,
+        # which installing them apart gives, cannot import)
+        'dask[array,distributed]',
         'zarr>=3',
         'ome-zarr>=0.11',
     ],
