@@ -102,17 +102,14 @@ def hindsight_pairs(d, s):
 
 def hindsight_callback(model, pairs, validation_a=None):
     """Keras callback: metrics of G on a few test pairs after every epoch, the minutes since training began, the
-    epoch's validation logs and, given ``validation_a``, the no-ground-truth QC scores
-    (:func:`c2gan_tf.qc.checkpoint_score`, with its terms) of G's outputs of the pairs' inputs (``qc_*``) and of
-    the validation patches of A (``qc_val_*``)."""
+    epoch's validation logs and, given ``validation_a``, the no-ground-truth QC scores with their terms
+    (:func:`c2gan_tf.qc.checkpoint_terms`) of G's outputs of the pairs' inputs (``qc_*``) and of the validation
+    patches of A (``qc_val_*``)."""
     import keras
-    from c2gan_tf.qc import checkpoint_score
+    from c2gan_tf.qc import checkpoint_terms
 
     def scores(summaries, prefix):
-        out = {prefix + 'score': checkpoint_score(summaries)}
-        out.update({prefix + k: float(np.mean([s.get(k) or 0.0 for s in summaries]))
-                    for k in ('changed_fraction', 'distance_to_b', 'spectrum_distance', 'cycle_residual')})
-        return out
+        return {prefix + k: v for k, v in checkpoint_terms(summaries).items()}
 
     class Hindsight(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .folder import CONFIG_FILE, STATE_FILE, read_model_config
-from .qc import checkpoint_score
+from .qc import checkpoint_terms
 
 #: The file a chosen checkpoint is copied to, and the ``train_select`` that makes the model load it.
 CHOSEN = 'weights_chosen.weights.h5'
@@ -59,12 +59,7 @@ def rank_checkpoints(folder, images, axes, ground_truth=None, n_tiles=None):
         model = C2GAN.from_folder(folder, weights=name)
         results = [model.predict(x, axes, n_tiles=n_tiles, return_qc=True) for x in images]
         summaries = [qc.summary for _, qc in results]
-        row = dict(epoch=epoch, file=name, score=checkpoint_score(summaries),
-                   changed_fraction=float(np.mean([s['changed_fraction'] for s in summaries])),
-                   distance_to_b=float(np.mean([s['distance_to_b'] or 0.0 for s in summaries])),
-                   spectrum_distance=float(np.mean([s.get('spectrum_distance') or 0.0 for s in summaries])),
-                   cycle_residual=float(np.mean([s['cycle_residual'] for s in summaries])),
-                   restored=results[0][0])
+        row = dict(epoch=epoch, file=name, **checkpoint_terms(summaries), restored=results[0][0])
         if ground_truth is not None:
             row['psnr_normalized'] = float(np.mean([metrics.psnr_normalized(gt, r) for (r, _), gt
                                                     in zip(results, ground_truth)]))

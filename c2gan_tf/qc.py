@@ -195,6 +195,14 @@ def domain_spectrum(patches, max_patches=1000, seed=0):
     return [float(v) if np.isfinite(v) else None for v in power_spectrum(np.asarray(patches, np.float32).mean(-1))]
 
 
+def checkpoint_terms(summaries):
+    """:func:`checkpoint_score` of QC summaries (``score``) beside the means of its terms and of the cycle residual
+    (``changed_fraction``, ``distance_to_b``, ``spectrum_distance``, ``cycle_residual``; a missing term counts 0)."""
+    terms = {k: float(np.mean([s.get(k) or 0.0 for s in summaries]))
+             for k in ('changed_fraction', 'distance_to_b', 'spectrum_distance', 'cycle_residual')}
+    return dict(score=checkpoint_score(summaries), **terms)
+
+
 def patches_score(x, y, cycle, saliency_a, saliency_b, b_quantiles=None, b_spectrum=None):
     """The :func:`checkpoint_score` of a generator on normalised patches ``x`` ``(n, *spatial, channels)`` of domain
     A (its outputs ``y``, their cycle ``F(y)``): no ground truth needed. Each patch is a segment of the spectrum."""
