@@ -15,6 +15,7 @@ best epoch, mean and worst). Resumable per (set, candidate, seed).
 
 usage: python benchmarks/recipe.py [--sets w2s-dev w2s-blur-dev hagen-nucleus-dev] [--candidates ...] [--seeds 2]
                                    [--keep DIR]   (keep the model folders, e.g. to measure checkpoint signals)
+                                   [--qc-scores]  (the QC scores of every epoch in the curve; slower)
 """
 import argparse
 import json
@@ -51,11 +52,16 @@ CANDIDATES = {
     # 2026-12-05: the peak at epoch 2-3 of 6 is where the learning rate starts to decay; decaying from the first step
     'the defaults, learning rate decaying from the start': dict(train_lr_decay_start=0.0),
     'the defaults, constant learning rate': dict(train_lr_decay='constant'),
-    # 2026-12-06: the defaults of 2026-12-03 again (unchanged since), now with the no-ground-truth QC scores of every
-    # epoch in the curve (of the development inputs and of A's validation patches): a checkpoint rule to measure
+    # 2026-12-06: the defaults of 2026-12-03 again (unchanged since), run with --qc-scores: the no-ground-truth QC
+    # scores of every epoch in the curve (of the development inputs and of A's validation patches)
     'the defaults, QC-scored': dict(),
-    # the same, keeping every epoch's generators (with --keep DIR: to measure other checkpoint signals afterwards)
+    # the same (--qc-scores), keeping every epoch's generators (--keep DIR: to measure other checkpoint signals)
     'the defaults, every epoch kept': dict(train_save_every=1),
+    # 2026-12-06: the low-pass loss with the affine transfer (lowpass_transfer='affine'): after the early peak the
+    # generators learn a tone curve (their smoothed output departs from their smoothed input); brightness and
+    # contrast may change, the tone curve may not
+    'low-pass loss 10, affine transfer': dict(lambda_lowpass=10.0, lowpass_transfer='affine'),
+    'low-pass loss 10, affine transfer per batch': dict(lambda_lowpass=10.0, lowpass_transfer='affine-batch'),
 }
 
 
@@ -107,6 +113,9 @@ def main():
     p.add_argument('--out', default=os.path.join(HERE, 'recipe.json'))
     p.add_argument('--keep', default=None,
                    help='keep the model folders in DIR/SET/CANDIDATE/SEED (default: deleted after each run)')
+    p.add_argument('--qc-scores', action='store_true',
+                   help="log every epoch's no-ground-truth QC scores (of the development inputs and of A's "
+                        'validation patches) in the curve; they add minutes per run')
     a = p.parse_args()
     report = dict(benchmark='recipe choice on development sets', setting='cpu', runs={})
     if os.path.exists(a.out):
@@ -127,7 +136,7 @@ def main():
                 setting = dict(s, n_patches=s['n_patches'] * config.pop('n_patches_factor', 1))
                 with tempfile.TemporaryDirectory() as scratch:
                     basedir = scratch if a.keep is None else os.path.join(a.keep, name, cand, str(seed))
-                    _, info = train_gan(d, setting, 'c2GAN', seed, basedir, pairs=d['test'], qc_scores=True,
+                    _, info = train_gan(d, setting, 'c2GAN', seed, basedir, pairs=d['test'], qc_scores=a.qc_scores,
                                         **config)
                 runs[str(seed)] = dict(curve=info['curve'], train_seconds=info['train_seconds'])
                 report['summary'] = summary(report)

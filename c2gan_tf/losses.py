@@ -53,27 +53,49 @@ def quantile_map(v, q_from, q_to):
     return ops.reshape(y0 + w * (y1 - y0), ops.shape(v))
 
 
-def lowpass_loss(real_a, fake_b, real_b, fake_a, sigma, quantiles):
+def lowpass_loss(real_a, fake_b, real_b, fake_a, sigma, transfer):
     """Low-frequency fidelity: ``mean|g(G(x)) - T_AB(g(x))| + mean|g(F(y)) - T_BA(g(y))|``.
 
-    ``g`` is a Gaussian of ``sigma`` pixels (over the channel mean) and ``T_AB`` the monotone transfer of domain A's
-    smoothed intensities onto domain B's (:func:`quantile_map` of their quantiles; ``T_BA`` its inverse): a
-    restoration may remove noise and sharpen, which leave the low frequencies as they are, but not move intensities
-    of whole regions (brighten a nucleus, add a blob to the background).
+    ``g`` is a Gaussian of ``sigma`` pixels (over the channel mean) and ``T_AB`` a map of domain A's smoothed
+    intensities onto domain B's: a restoration may remove noise and sharpen, which leave the low frequencies as
+    they are, but not move intensities of whole regions (brighten a nucleus, add a blob to the background).
 
     Parameters
     ----------
-    quantiles : dict or None
-        ``{'A': [...], 'B': [...]}``: equally spaced quantiles of each domain's smoothed training patches; ``None``:
-        no transfer (``T`` the identity, for domains whose normalised intensities already agree).
+    transfer : dict, str or None
+        ``{'A': [...], 'B': [...]}``: equally spaced quantiles of each domain's smoothed training patches, ``T_AB``
+        the monotone transfer between them (:func:`quantile_map`; ``T_BA`` its inverse); ``'affine'``: ``T`` the
+        affine map of each image's smoothed input that fits its smoothed output best (:func:`affine_fit`), so
+        brightness and contrast may change but not the shape of the tone curve; ``'affine-batch'``: one such map
+        for the whole batch (an image may not be brightened apart from the others); ``None``: ``T`` the identity
+        (for domains whose normalised intensities already agree).
     """
     def smooth(img):
         return gaussian_smooth(ops.mean(img, axis=-1), sigma)
-    target_b, target_a = smooth(real_a), smooth(real_b)
-    if quantiles is not None:
-        target_b = quantile_map(target_b, quantiles['A'], quantiles['B'])
-        target_a = quantile_map(target_a, quantiles['B'], quantiles['A'])
-    return l1(smooth(fake_b), ops.stop_gradient(target_b)) + l1(smooth(fake_a), ops.stop_gradient(target_a))
+    lo_a, lo_b, lo_fake_b, lo_fake_a = smooth(real_a), smooth(real_b), smooth(fake_b), smooth(fake_a)
+    if isinstance(transfer, str):
+        if transfer not in ('affine', 'affine-batch'):
+            raise ValueError("transfer=%r (quantiles, 'affine', 'affine-batch' or None)" % transfer)
+        per_image = transfer == 'affine'
+        target_b, target_a = affine_fit(lo_a, lo_fake_b, per_image), affine_fit(lo_b, lo_fake_a, per_image)
+    elif transfer is not None:
+        target_b = quantile_map(lo_a, transfer['A'], transfer['B'])
+        target_a = quantile_map(lo_b, transfer['B'], transfer['A'])
+    else:
+        target_b, target_a = lo_a, lo_b
+    return l1(lo_fake_b, ops.stop_gradient(target_b)) + l1(lo_fake_a, ops.stop_gradient(target_a))
+
+
+def affine_fit(source, target, per_image=True, eps=1e-6):
+    """``a * source + b``, with ``a, b`` of least squares to ``target``: per image (first axis) or one pair for all.
+
+    ``a = cov(source, target) / (var(source) + eps)``: on a flat ``source`` the fit tends to ``target``'s mean.
+    """
+    axes = tuple(range(1 if per_image else 0, len(source.shape)))
+    ms, mt = ops.mean(source, axis=axes, keepdims=True), ops.mean(target, axis=axes, keepdims=True)
+    ds = source - ms
+    a = ops.mean(ds * (target - mt), axis=axes, keepdims=True) / (ops.mean(ds * ds, axis=axes, keepdims=True) + eps)
+    return a * ds + mt
 
 
 def gaussian_kernel(sigma, truncate=3.0):

@@ -121,3 +121,35 @@ def test_lowpass_loss_accepts_denoising_and_the_domain_transfer_but_not_a_moved_
     assert loss[0] < 0.02  # what is left of the noise after the Gaussian, twice (the transfer doubles it)
     assert loss[1] > 5 * loss[0]  # the identity keeps A's levels, half of B's
     assert loss[2] > 5 * loss[0]
+
+
+def test_lowpass_loss_affine_accepts_brightness_and_contrast_but_not_a_tone_curve(rng):
+    from scipy.ndimage import gaussian_filter
+    clean = gaussian_filter(rng.uniform(0, 1, (4, 48, 48)), (0, 3, 3)).astype('f4')[..., None]
+    clean = (clean - clean.min()) / (clean.max() - clean.min())
+    noisy = clean + rng.normal(0, 0.05, clean.shape).astype('f4')
+    outputs = {'denoised, 3x contrast, offset': 3 * clean + 0.2, 'noisy': noisy,
+               'gamma 3 (tone curve)': 3 * clean ** 3, 'region brightened': 3 * clean + 0.2}
+    outputs['region brightened'][:, 10:30, 10:30] *= 1.5  # an array of its own
+    loss = {k: float(losses.lowpass_loss(noisy, v, clean, clean, 4.0, 'affine')) for k, v in outputs.items()}
+    assert loss['denoised, 3x contrast, offset'] < 0.01 and loss['noisy'] < 0.001  # noise left by the Gaussian
+    assert loss['gamma 3 (tone curve)'] > 3 * loss['denoised, 3x contrast, offset']
+    assert loss['region brightened'] > 5 * loss['denoised, 3x contrast, offset']
+    # without a transfer, the change of contrast alone is penalised as much as the tone curve
+    assert float(losses.lowpass_loss(noisy, outputs['denoised, 3x contrast, offset'], clean, clean, 4.0, None)) > 0.1
+    fit = np.asarray(losses.affine_fit(clean[..., 0], 2 * clean[..., 0] - 1))
+    np.testing.assert_allclose(fit, 2 * clean[..., 0] - 1, atol=1e-3)
+    with pytest.raises(ValueError, match='transfer'):
+        losses.lowpass_loss(noisy, noisy, clean, clean, 4.0, 'gamma')
+
+
+def test_lowpass_loss_affine_batch_penalises_one_image_brightened_apart_from_the_others(rng):
+    from scipy.ndimage import gaussian_filter
+    clean = gaussian_filter(rng.uniform(0, 1, (4, 48, 48)), (0, 3, 3)).astype('f4')[..., None]
+    clean = (clean - clean.min()) / (clean.max() - clean.min())
+    apart = 2 * clean + 0.1
+    apart[0] *= 1.5  # the first image brighter than the map of the others says
+    loss = {t: [float(losses.lowpass_loss(clean, fake_b, clean, clean, 4.0, t)) for fake_b in (2 * clean + 0.1, apart)]
+            for t in ('affine', 'affine-batch')}
+    assert loss['affine'][0] < 1e-3 and loss['affine'][1] < 1e-3  # per image, each is an affine map of its input
+    assert loss['affine-batch'][0] < 1e-3 and loss['affine-batch'][1] > 0.02

@@ -132,6 +132,10 @@ def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains()
     same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, None)  # identical quantiles
     assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-5)
     assert float(compiled_trainer(tiny_config()).generator_losses(x, y)['lowpass']) == 0  # off by default
+    affine = compiled_trainer(tiny_config(lambda_lowpass=2.0, lowpass_transfer='affine'))  # needs no quantiles
+    out = affine.generator_losses(x, y)
+    same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, 'affine')
+    assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-5)
 
 
 def test_mixed_precision_computes_in_float16_with_float32_weights_and_outputs(tmp_path):
