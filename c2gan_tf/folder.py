@@ -17,6 +17,9 @@ ARCHITECTURE_KEYS = ('axes', 'n_dim', 'n_channel_in', 'n_channel_out', 'unet_n_d
 #: Short names of the weight files, as ``--weights`` takes them, and their default names.
 WEIGHTS = {'best': 'weights_best.weights.h5', 'last': 'weights_last.weights.h5', 'now': 'weights_now.weights.h5',
            'chosen': 'weights_chosen.weights.h5'}
+#: The ``train_select`` values whose model holds and loads ``weights_best`` (the epoch with the lowest ``val_select``
+#: or ``val_qc``), not the last epoch's.
+SELECTS_BEST = ('val_select', 'val_qc')
 
 
 def read_model_config(folder):
@@ -74,8 +77,8 @@ def weights_path(folder, weights=None):
     files['chosen'] = WEIGHTS['chosen']
     if weights is None:
         select = config.get('train_select', 'last')
-        order = {'last': ('last', 'best'), 'val_select': ('best', 'last'), 'val_qc': ('best', 'last'),
-                 'chosen': ('chosen', 'last', 'best')}[select]
+        order = {'last': ('last', 'best'), 'chosen': ('chosen', 'last', 'best'),
+                 **{best: ('best', 'last') for best in SELECTS_BEST}}[select]
         names = [files[key] for key in order + ('now',)]
     else:
         names = [files.get(weights, weights)]

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from .atomic import atomic_path, write_json_atomic
-from .folder import STATE_FILE
+from .folder import SELECTS_BEST, STATE_FILE
 from .qc import patches_score
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ class TrainingRun:
         write_json_atomic(self.state, self.folder / STATE_FILE)
         self.weights_name = c.train_checkpoint_last
         best = self._path(c.train_checkpoint)
-        if c.train_select in ('val_select', 'val_qc') and best is not None and best.exists():
+        if c.train_select in SELECTS_BEST and best is not None and best.exists():
             log.info("Loading network weights from '%s'.", c.train_checkpoint)
             self.trainer.generators().load_weights(str(self._path(c.train_checkpoint)))
             self.weights_name = c.train_checkpoint
