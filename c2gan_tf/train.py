@@ -232,12 +232,13 @@ class CycleTrainer(keras.Model):
         else:
             out['identity'] = ops.zeros(())
         if c.lambda_lowpass > 0:
-            transfer = None if c.lowpass_transfer == 'none' else c.lowpass_transfer
             if c.lowpass_transfer == 'quantiles':
                 transfer = self.lowpass_quantiles
                 if transfer is None or None in transfer.values():
                     raise ValueError("lowpass_transfer='quantiles' needs each domain's quantiles of smoothed "
                                      'intensities (use_lowpass_quantiles); this model has none')
+            else:  # 'affine', 'affine-batch' or 'none' (the identity)
+                transfer = None if c.lowpass_transfer == 'none' else c.lowpass_transfer
             out['lowpass'] = losses.lowpass_loss(x, fake_b, y, fake_a, c.lowpass_sigma, transfer)
         else:
             out['lowpass'] = ops.zeros(())
