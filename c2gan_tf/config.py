@@ -72,8 +72,10 @@ class Config(BaseConfig):
         The low-frequency fidelity loss (:func:`c2gan_tf.losses.lowpass_loss`; off by default: weight 0): a
         restoration keeps its input's intensities smoothed by a Gaussian (``lowpass_sigma``, 4 pixels), mapped onto
         the other domain's by their quantiles (``lowpass_transfer='quantiles'``), by the affine map that fits each
-        image best (``'affine'``: brightness and contrast may change, the tone curve may not) or the whole batch
-        best (``'affine-batch'``) or as they are (``'none'``), so it cannot brighten a whole region or add one.
+        image best (``'affine'``: brightness and contrast may change, the tone curve may not), the whole batch
+        best (``'affine-batch'``) or the last hundred or so batches best (``'affine-running'``: the same map
+        whatever the batch size, :class:`c2gan_tf.train.RunningAffine`), or as they are (``'none'``), so it cannot
+        brighten a whole region or add one.
         ``benchmarks/README.md`` (hagen-nucleus) tells when it helps.
     struct_rho0 : float
         Initial weight of the structural (saliency) loss (5). 0 turns c2GAN into plain CycleGAN.
@@ -283,7 +285,7 @@ def rules(config):
         r[key] = is_num(getattr(c, key), 0), 'a number >= 0'
     r['struct_decay'] = one_of(c.struct_decay, ('exp', 'constant'))
     r['struct_tau'] = c.struct_tau is None or is_num(c.struct_tau, 0, strict_low=True), 'null or a number > 0'
-    r['lowpass_transfer'] = one_of(c.lowpass_transfer, ('quantiles', 'affine', 'affine-batch', 'none'))
+    r['lowpass_transfer'] = one_of(c.lowpass_transfer, ('quantiles', 'affine', 'affine-batch', 'affine-running', 'none'))
     r['lowpass_sigma'] = is_num(c.lowpass_sigma, 0, 20, strict_low=True), 'a number of pixels above 0, at most 20'
     r['struct_floor'] = is_num(c.struct_floor, 0, 1), 'a fraction from 0 to 1'
     r['struct_sigma'] = is_num(c.struct_sigma, 0, 10), 'a number from 0 to 10'

@@ -62,22 +62,27 @@ def lowpass_loss(real_a, fake_b, real_b, fake_a, sigma, transfer):
 
     Parameters
     ----------
-    transfer : dict, str or None
+    transfer : dict, str, callable or None
         ``{'A': [...], 'B': [...]}``: equally spaced quantiles of each domain's smoothed training patches, ``T_AB``
         the monotone transfer between them (:func:`quantile_map`; ``T_BA`` its inverse); ``'affine'``: ``T`` the
         affine map of each image's smoothed input that fits its smoothed output best (:func:`affine_fit`), so
         brightness and contrast may change but not the shape of the tone curve; ``'affine-batch'``: one such map
-        for the whole batch (an image may not be brightened apart from the others); ``None``: ``T`` the identity
-        (for domains whose normalised intensities already agree).
+        for the whole batch (an image may not be brightened apart from the others); a callable
+        ``transfer(source, output, domain)``: the target of the smoothed ``output`` in ``domain`` ('B' for G's,
+        'A' for F's), from the smoothed ``source`` (such as an affine map fitted over many batches,
+        :class:`c2gan_tf.train.RunningAffine`); ``None``: ``T`` the identity (for domains whose normalised
+        intensities already agree).
     """
     def smooth(img):
         return gaussian_smooth(ops.mean(img, axis=-1), sigma)
     lo_a, lo_b, lo_fake_b, lo_fake_a = smooth(real_a), smooth(real_b), smooth(fake_b), smooth(fake_a)
     if isinstance(transfer, str):
         if transfer not in ('affine', 'affine-batch'):
-            raise ValueError("transfer=%r (quantiles, 'affine', 'affine-batch' or None)" % transfer)
+            raise ValueError("transfer=%r (quantiles, 'affine', 'affine-batch', a callable or None)" % transfer)
         per_image = transfer == 'affine'
         target_b, target_a = affine_fit(lo_a, lo_fake_b, per_image), affine_fit(lo_b, lo_fake_a, per_image)
+    elif callable(transfer):
+        target_b, target_a = transfer(lo_a, lo_fake_b, 'B'), transfer(lo_b, lo_fake_a, 'A')
     elif transfer is not None:
         target_b = quantile_map(lo_a, transfer['A'], transfer['B'])
         target_a = quantile_map(lo_b, transfer['B'], transfer['A'])
@@ -91,11 +96,29 @@ def affine_fit(source, target, per_image=True, eps=1e-6):
 
     ``a = cov(source, target) / (var(source) + eps)``: on a flat ``source`` the fit tends to ``target``'s mean.
     """
+    return affine_map(source, affine_moments(source, target, per_image), eps)
+
+
+def affine_moments(source, target, per_image=False):
+    """The moments an affine fit of ``target`` on ``source`` needs: means of ``s``, ``t``, ``s * s``, ``s * t``.
+
+    Stacked on a new first axis; each is one number (``per_image=False``) or one per image (the first axis of
+    ``source``, kept with the other axes as length one). Means of moments over batches are the moments of all.
+    """
     axes = tuple(range(1 if per_image else 0, len(source.shape)))
-    ms, mt = ops.mean(source, axis=axes, keepdims=True), ops.mean(target, axis=axes, keepdims=True)
-    ds = source - ms
-    a = ops.mean(ds * (target - mt), axis=axes, keepdims=True) / (ops.mean(ds * ds, axis=axes, keepdims=True) + eps)
-    return a * ds + mt
+    keep = per_image
+
+    def mean(v):
+        return ops.mean(v, axis=axes, keepdims=keep)
+    return ops.stack([mean(source), mean(target), mean(source * source), mean(source * target)])
+
+
+def affine_map(source, moments, eps=1e-6):
+    """``a * (source - mean_s) + mean_t``: the least-squares affine fit that ``moments`` (:func:`affine_moments`)
+    describe, applied to ``source`` (``a = cov / (var + eps)``)."""
+    ms, mt, mss, mst = moments[0], moments[1], moments[2], moments[3]
+    a = (mst - ms * mt) / (ops.maximum(mss - ms * ms, 0.0) + eps)
+    return a * (source - ms) + mt
 
 
 def gaussian_kernel(sigma, truncate=3.0):

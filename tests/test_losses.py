@@ -141,6 +141,11 @@ def test_lowpass_loss_affine_accepts_brightness_and_contrast_but_not_a_tone_curv
     np.testing.assert_allclose(fit, 2 * clean[..., 0] - 1, atol=1e-3)
     with pytest.raises(ValueError, match='transfer'):
         losses.lowpass_loss(noisy, noisy, clean, clean, 4.0, 'gamma')
+    # a callable transfer gives each domain's target
+    calls = []
+    half = float(losses.lowpass_loss(noisy, noisy, clean, clean, 4.0,
+                                     lambda source, output, domain: calls.append(domain) or 0.5 * source))
+    assert calls == ['B', 'A'] and half > 0.1
 
 
 def test_lowpass_loss_affine_batch_penalises_one_image_brightened_apart_from_the_others(rng):

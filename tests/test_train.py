@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from c2gan_tf import C2GAN, losses, pipeline
-from c2gan_tf.train import ImagePool
+from c2gan_tf.train import ImagePool, RunningAffine
 from conftest import random_patches, tiny_config
 
 SALIENCY = {'A': dict(threshold=0.3, polarity=1, steepness=20.0, sigma=0.0),
@@ -53,6 +53,25 @@ def test_image_pool_of_size_zero_is_identity(rng):
     pool = ImagePool(0, (2, 2, 1))
     x = rng.random((3, 2, 2, 1), np.float32)
     np.testing.assert_array_equal(pool(x), x)
+
+
+def test_running_affine_map_fits_over_batches_so_one_image_cannot_be_brightened_alone(rng):
+    """At a batch of one, the map per image fits any brightness; the running map is that of the batches before."""
+    running = RunningAffine(name='running')
+    for _ in range(20):  # G's smoothed outputs so far: twice the input plus 0.1
+        source = rng.random((1, 16, 16), np.float32)
+        np.testing.assert_allclose(running(source, 2 * source + 0.1, domain='B', training=True), 2 * source + 0.1,
+                                   atol=1e-4)
+    assert float(running.weight('B')) == pytest.approx(sum(0.99 ** k for k in range(20)))
+    assert float(running.weight('A')) == 0  # one map per domain
+    source = rng.random((1, 16, 16), np.float32)
+    brightened = 3 * source + 0.1
+    per_image = np.abs(np.asarray(losses.affine_fit(source, brightened)) - brightened).mean()
+    state = running.sums.numpy().copy()
+    target = np.asarray(running(source, brightened, domain='B'))  # not training: the running mean stays
+    np.testing.assert_array_equal(running.sums.numpy(), state)
+    assert per_image < 1e-4
+    assert np.abs(target - brightened).mean() > 0.2  # pulled towards 2x + 0.1 (off by half the mean of x)
 
 
 def test_generator_losses_pin_the_structural_term(rng):
@@ -115,7 +134,7 @@ def test_identity_loss_is_used_when_weighted():
     assert float(out['identity']) > 0
 
 
-def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains():
+def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains(tmp_path):
     c = tiny_config(lambda_lowpass=2.0)
     t = compiled_trainer(c)
     x, y = random_patches(c, 2, seed=1), random_patches(c, 2, seed=2)
@@ -136,6 +155,17 @@ def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains()
     out = affine.generator_losses(x, y)
     same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, 'affine')
     assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-5)
+    running = compiled_trainer(tiny_config(lambda_lowpass=2.0, lowpass_transfer='affine-running'))
+    out = running.generator_losses(x, y)  # nothing seen yet: the map of this batch alone
+    same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, 'affine-batch')
+    assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-4)
+    assert float(running.lowpass_affine.weight('A')) == 0  # only training steps add to the mean
+    running.train_step(pipeline.stacked_pairs(x[:1], y[:1]))  # a batch of one
+    assert float(running.lowpass_affine.weight('A')) == 1
+    np.testing.assert_array_equal(running.rebuilt().lowpass_affine.sums.numpy(), running.lowpass_affine.sums.numpy())
+    resumed = compiled_trainer(tiny_config(lambda_lowpass=2.0, lowpass_transfer='affine-running'))
+    tf.train.Checkpoint(trainer=resumed).restore(tf.train.Checkpoint(trainer=running).save(str(tmp_path / 'ckpt')))
+    np.testing.assert_array_equal(resumed.lowpass_affine.sums.numpy(), running.lowpass_affine.sums.numpy())
 
 
 def test_mixed_precision_computes_in_float16_with_float32_weights_and_outputs(tmp_path):
