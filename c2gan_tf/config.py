@@ -285,7 +285,8 @@ def rules(config):
         r[key] = is_num(getattr(c, key), 0), 'a number >= 0'
     r['struct_decay'] = one_of(c.struct_decay, ('exp', 'constant'))
     r['struct_tau'] = c.struct_tau is None or is_num(c.struct_tau, 0, strict_low=True), 'null or a number > 0'
-    r['lowpass_transfer'] = one_of(c.lowpass_transfer, ('quantiles', 'affine', 'affine-batch', 'affine-running', 'none'))
+    r['lowpass_transfer'] = one_of(c.lowpass_transfer,
+                                   ('quantiles', 'affine', 'affine-batch', 'affine-running', 'none'))
     r['lowpass_sigma'] = is_num(c.lowpass_sigma, 0, 20, strict_low=True), 'a number of pixels above 0, at most 20'
     r['struct_floor'] = is_num(c.struct_floor, 0, 1), 'a fraction from 0 to 1'
     r['struct_sigma'] = is_num(c.struct_sigma, 0, 10), 'a number from 0 to 10'
