@@ -11,7 +11,7 @@ on two 16-bit sets, in camera units:
   one (B) whose brightest structures come near 65535; CARE learns from B images of A's scenes; the ground truth
   of a test scene is its B camera image.
 
-Methods: c2GAN, CycleGAN (structural weight 0), CARE (csbdeep, registered pairs) mapped into B's units as the GANs
+Methods: c2GAN, CycleGAN (``config.CYCLEGAN``), CARE (csbdeep, registered pairs) mapped into B's units as the GANs
 are (the stored range of B's training images), and CARE with csbdeep's default normaliser (the output in the
 input's range, as ``CARE.predict`` returns it). Every output is written as a user writes it (``c2gan_tf.io``'s
 writer, uint16) and read back, then measured against the ground truth: histogram distance (1-Wasserstein, in

@@ -8,8 +8,8 @@ the eight Hagen et al. 2021 sample types (one model each).
 Methods: the input; non-local means (scikit-image) and BM3D (the ``bm3d`` package), both with the noise level
 estimated on the image; Noise2Void and N2V2 (CAREamics, in the environment of ``../shared/tools/n2v-runtime``, a
 process of their own, trained on the test domain's degraded training images alone, for the GANs' wall-clock
-budget); CycleGAN (the package's default ``Config`` with structural weight 0) and c2GAN (the default ``Config``),
-each as a user gets it: reloaded with ``C2GAN(None, name, basedir)`` after training, with the weights loaded by
+budget); CycleGAN (the package's default ``Config`` with ``config.CYCLEGAN``: no structural, no low-pass loss)
+and c2GAN (the default ``Config``), each as a user gets it: reloaded with ``C2GAN(None, name, basedir)`` after training, with the weights loaded by
 default; CARE (csbdeep, registered pairs of the A fields). The networks' sizes and the number of steps are the
 setting's (sized for the machine); every other setting of the GANs is the package's default.
 
@@ -132,13 +132,14 @@ def hindsight_callback(model, pairs, validation_a=None):
 
 
 def gan_config(d, s, method, seed, **overrides):
-    """The package's default ``Config`` at the setting's sizes and budget (CycleGAN: structural weight 0)."""
+    """The package's default ``Config`` at the setting's sizes and budget (CycleGAN: ``config.CYCLEGAN``)."""
     from c2gan_tf import Config
+    from c2gan_tf.config import CYCLEGAN
     kwargs = dict(unet_n_first=s['n_first'], disc_n_filters=s['disc_filters'], train_patch_size=s['patch'],
                   train_batch_size=s['batch'], train_epochs=s['epochs'], train_steps_per_epoch=s['steps'],
                   train_seed=seed, train_tensorboard=False)
     if method == 'CycleGAN':
-        kwargs['struct_rho0'] = 0.0
+        kwargs.update(CYCLEGAN)
     kwargs.update(overrides)
     return Config('YX', **kwargs)
 

@@ -125,6 +125,7 @@ def data_of(name, seed):
 def outputs_of(method, d, axes, seed, basedir):
     """The method's outputs on the test images (in domain B's units), and its training seconds."""
     from c2gan_tf import DomainNormalizer
+    from c2gan_tf.config import CYCLEGAN
     from c2gan_tf.data import intensity_stats
     from csbdeep.utils import normalize
     stats_b = intensity_stats(d['B'])
@@ -140,7 +141,7 @@ def outputs_of(method, d, axes, seed, basedir):
         model, seconds = train_gan(d['A'], d['B'], 'YX', seed, basedir, 'c2gan_2d', planes=True)
     else:
         model, seconds = train_gan(d['A'], d['B'], axes, seed, basedir, method,
-                                   **({'struct_rho0': 0.0} if method == 'CycleGAN' else {}))
+                                   **(CYCLEGAN if method == 'CycleGAN' else {}))
     return [model.predict(x, axes) for x in d['test_A']], seconds
 
 

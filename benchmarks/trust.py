@@ -100,10 +100,11 @@ def edit(y, rng, n=3, radius=6):
 
 def synthetic_part(s, basedir):
     from c2gan_tf import synthetic
+    from c2gan_tf.config import CYCLEGAN
     from c2gan_tf.qc import mask
     d = synthetic.generate(2, s['shape'], n_a=s['n_images'], n_b=s['n_images'], n_test=s['n_test'], seed=7)
     c2gan = train(d['A'], d['B'], s, basedir, 'c2gan')
-    cyclegan = train(d['A'], d['B'], s, basedir, 'cyclegan', struct_rho0=0.0)
+    cyclegan = train(d['A'], d['B'], s, basedir, 'cyclegan', **CYCLEGAN)
     rng = np.random.default_rng(0)
     on_purpose, own = [], []
     for x_raw, gt in zip(d['test_A'], d['test_GT']):

@@ -10,6 +10,9 @@ from csbdeep.utils import axes_check_and_normalize
 
 #: The two image domains: A (degraded) and B (good).
 DOMAINS = ('A', 'B')
+#: The settings that make c2GAN plain CycleGAN (Zhu et al. 2017): no structural and no low-pass loss
+#: (``Config(axes, **CYCLEGAN)``; the baseline of the benchmarks).
+CYCLEGAN = dict(struct_rho0=0.0, lambda_lowpass=0.0)
 
 
 class UnknownSetting(AttributeError, ValueError):
@@ -78,7 +81,8 @@ class Config(BaseConfig):
         brighten a whole region or add one.
         ``benchmarks/README.md`` (hagen-nucleus) tells when it helps.
     struct_rho0 : float
-        Initial weight of the structural (saliency) loss (5). 0 turns c2GAN into plain CycleGAN.
+        Initial weight of the structural (saliency) loss (5). 0, with no low-pass loss, turns c2GAN into plain
+        CycleGAN (:data:`CYCLEGAN`).
     struct_decay : str
         ``'exp'`` (weight ``rho0 * exp(-step / tau)``, default) or ``'constant'``.
     struct_tau : float or None
