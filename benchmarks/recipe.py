@@ -62,15 +62,21 @@ CANDIDATES = {
     # contrast may change, the tone curve may not
     'low-pass loss 10, affine transfer': dict(lambda_lowpass=10.0, lowpass_transfer='affine'),
     'low-pass loss 10, affine transfer per batch': dict(lambda_lowpass=10.0, lowpass_transfer='affine-batch'),
-    # 2026-12-06: the affine map fitted over the last hundred or so batches (lowpass_transfer='affine-running'): the
-    # map per batch whatever the batch size; and at a batch of one (the package's default batch size), where the
-    # map per batch is the map per image
-    'low-pass loss 10, running affine transfer': dict(lambda_lowpass=10.0, lowpass_transfer='affine-running'),
+    # 2026-12-06: the affine map fitted over many batches (lowpass_transfer='affine-running'): the map per batch
+    # whatever the batch size; first over about the last hundred batches (momentum 0.99 per batch: at a batch of 8,
+    # 796 images; at a batch of one, 99.5), then over about 16 images (the default window); and at a batch of one
+    # (the package's default batch size), where the map per batch is the map per image
+    'low-pass loss 10, running affine map over 800 images': dict(lambda_lowpass=10.0, lowpass_transfer='affine-running',
+                                                                 lowpass_window=796.0),
+    'low-pass loss 10, running affine map over 16 images': dict(lambda_lowpass=10.0, lowpass_transfer='affine-running',
+                                                                lowpass_window=16.0),
     'batch 1: the defaults': dict(train_batch_size=1),
     'batch 1: low-pass loss 10, affine transfer': dict(train_batch_size=1, lambda_lowpass=10.0,
                                                        lowpass_transfer='affine'),
-    'batch 1: low-pass loss 10, running affine transfer': dict(train_batch_size=1, lambda_lowpass=10.0,
-                                                               lowpass_transfer='affine-running'),
+    'batch 1: low-pass loss 10, running affine map over 100 images': dict(
+        train_batch_size=1, lambda_lowpass=10.0, lowpass_transfer='affine-running', lowpass_window=99.5),
+    'batch 1: low-pass loss 10, running affine map over 16 images': dict(
+        train_batch_size=1, lambda_lowpass=10.0, lowpass_transfer='affine-running', lowpass_window=16.0),
 }
 
 

@@ -71,14 +71,14 @@ class Config(BaseConfig):
     lambda_cycle, lambda_identity : float
         Weights of the cycle (10 in 2D, 2 in 3D, where 10 held the generators at the identity; see
         ``benchmarks/recipe_3d.py``) and identity (0) losses.
-    lambda_lowpass, lowpass_sigma, lowpass_transfer : float, float, str
+    lambda_lowpass, lowpass_sigma, lowpass_transfer, lowpass_window : float, float, str, float
         The low-frequency fidelity loss (:func:`c2gan_tf.losses.lowpass_loss`; off by default: weight 0): a
         restoration keeps its input's intensities smoothed by a Gaussian (``lowpass_sigma``, 4 pixels), mapped onto
         the other domain's by their quantiles (``lowpass_transfer='quantiles'``), by the affine map that fits each
         image best (``'affine'``: brightness and contrast may change, the tone curve may not), the whole batch
-        best (``'affine-batch'``) or the last hundred or so batches best (``'affine-running'``: the same map
-        whatever the batch size, :class:`c2gan_tf.train.RunningAffine`), or as they are (``'none'``), so it cannot
-        brighten a whole region or add one.
+        best (``'affine-batch'``) or the last ``lowpass_window`` (16) or so images best (``'affine-running'``: the
+        same map whatever the batch size, :class:`c2gan_tf.train.RunningAffine`), or as they are (``'none'``), so it
+        cannot brighten a whole region or add one.
         ``benchmarks/README.md`` (hagen-nucleus) tells when it helps.
     struct_rho0 : float
         Initial weight of the structural (saliency) loss (5). 0, with no low-pass loss, turns c2GAN into plain
@@ -161,6 +161,7 @@ class Config(BaseConfig):
         self.lambda_lowpass = 0.0
         self.lowpass_sigma = 4.0
         self.lowpass_transfer = 'quantiles'
+        self.lowpass_window = 16.0
         self.struct_rho0 = 5.0
         self.struct_decay = 'exp'
         self.struct_tau = None
@@ -292,6 +293,7 @@ def rules(config):
     r['lowpass_transfer'] = one_of(c.lowpass_transfer,
                                    ('quantiles', 'affine', 'affine-batch', 'affine-running', 'none'))
     r['lowpass_sigma'] = is_num(c.lowpass_sigma, 0, 20, strict_low=True), 'a number of pixels above 0, at most 20'
+    r['lowpass_window'] = is_num(c.lowpass_window, 0, strict_low=True), 'a number of images > 0'
     r['struct_floor'] = is_num(c.struct_floor, 0, 1), 'a fraction from 0 to 1'
     r['struct_sigma'] = is_num(c.struct_sigma, 0, 10), 'a number from 0 to 10'
     for d in DOMAINS:

@@ -82,19 +82,20 @@ class ImagePool(keras.layers.Layer):
 
 
 class RunningAffine(keras.layers.Layer):
-    """The affine map of the low-pass loss fitted over many batches: a running mean of each batch's moments.
+    """The affine map of the low-pass loss fitted over the last images seen: a running mean of each batch's moments.
 
     Each call fits ``output`` on ``source`` (:func:`c2gan_tf.losses.affine_moments`, one fit per domain) with the
-    moments of this batch averaged with those of the batches before it (exponentially weighted: ``momentum`` 0.99
-    weighs about the last hundred), and returns the map applied to ``source``. So the map does not depend on the
-    batch size: at a batch of one, the map of one image would let G brighten an image apart from the others. Only
-    calls with ``training=True`` add their batch to the mean. Under ``tf.distribute`` the replicas average their
-    batches' moments first, so every replica holds the same map.
+    moments of this batch averaged with those of the batches before it, each image weighted by
+    ``exp(-age / window)`` (its age counted in images), and returns the map applied to ``source``. So the map spans
+    about ``window`` images whatever the batch size: at a batch of one, the map of one image would let G brighten
+    an image apart from the others; a window much longer than that lags behind G while it leaves the identity and
+    holds it there. Only calls with ``training=True`` add their batch to the mean. Under ``tf.distribute`` the
+    replicas average their batches' moments first, so every replica holds the same map.
     """
 
-    def __init__(self, momentum=0.99, **kwargs):
+    def __init__(self, window=16, **kwargs):
         super().__init__(**kwargs)
-        self.momentum = float(momentum)
+        self.window = float(window)
         local = dict(trainable=False, synchronization='on_read', aggregation='only_first_replica')
         # a row per domain (DOMAINS): the weighted sums of the moments, then the sum of the weights
         self.sums = keras.Variable(np.zeros((len(DOMAINS), 5), 'float32'), name='sums', **local)
@@ -102,17 +103,19 @@ class RunningAffine(keras.layers.Layer):
 
     def call(self, source, output, domain, training=False):
         moments = tf.stop_gradient(losses.affine_moments(source, output))
+        n = tf.cast(tf.shape(source)[0], 'float32')
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             moments = context.all_reduce('MEAN', moments)
+            n = n * context.num_replicas_in_sync
         row = DOMAINS.index(domain)
-        sums = self.momentum * self.sums[row] + ops.concatenate([moments, ops.ones((1,))])
+        sums = ops.exp(-n / self.window) * self.sums[row] + n * ops.concatenate([moments, ops.ones((1,))])
         if training:
             self.sums.assign(tf.tensor_scatter_nd_update(self.sums, [[row]], sums[None]))
         return losses.affine_map(source, sums[:4] / sums[4])
 
     def weight(self, domain):
-        """The sum of the weights of the batches in the mean of ``domain`` (``'A'`` or ``'B'``)."""
+        """The sum of the weights of the images in the mean of ``domain`` (``'A'`` or ``'B'``)."""
         return self.sums[DOMAINS.index(domain), 4]
 
 
@@ -196,7 +199,7 @@ class CycleTrainer(keras.Model):
         self.pool_B = ImagePool(config.train_pool_size, shape, seed=None if seed is None else seed + 1,
                                 name='pool_B')
         if config.lambda_lowpass > 0 and config.lowpass_transfer == 'affine-running':
-            self.lowpass_affine = RunningAffine(name='lowpass_affine')
+            self.lowpass_affine = RunningAffine(config.lowpass_window, name='lowpass_affine')
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
         self.built = True
 
