@@ -76,10 +76,10 @@ class Config(BaseConfig):
         restoration keeps its input's intensities smoothed by a Gaussian (``lowpass_sigma``, 4 pixels), mapped onto
         the other domain's by their quantiles (``lowpass_transfer='quantiles'``), by the affine map that fits each
         image best (``'affine'``: brightness and contrast may change, the tone curve may not), the whole batch
-        best (``'affine-batch'``) or the last ``lowpass_window`` (16) or so images best (``'affine-running'``: the
+        best (``'affine-batch'``) or about the last ``lowpass_window`` (16) images best (``'affine-running'``: the
         same map whatever the batch size, :class:`c2gan_tf.train.RunningAffine`), or as they are (``'none'``), so it
-        cannot brighten a whole region or add one.
-        ``benchmarks/README.md`` (hagen-nucleus) tells when it helps.
+        cannot brighten a whole region or add one. ``benchmarks/README.md`` (recipe section, hagen-nucleus) tells
+        when it helps.
     struct_rho0 : float
         Initial weight of the structural (saliency) loss (5). 0, with no low-pass loss, turns c2GAN into plain
         CycleGAN (:data:`CYCLEGAN`).
