@@ -9,8 +9,8 @@ Methods: the input; non-local means (scikit-image) and BM3D (the ``bm3d`` packag
 estimated on the image; Noise2Void and N2V2 (CAREamics, in the environment of ``../shared/tools/n2v-runtime``, a
 process of their own, trained on the test domain's degraded training images alone, for the GANs' wall-clock
 budget); CycleGAN (the package's default ``Config`` with ``config.CYCLEGAN``: no structural, no low-pass loss)
-and c2GAN (the default ``Config``), each as a user gets it: reloaded with ``C2GAN(None, name, basedir)`` after training, with the weights loaded by
-default; CARE (csbdeep, registered pairs of the A fields). The networks' sizes and the number of steps are the
+and c2GAN (the default ``Config``), each as a user gets it: reloaded with ``C2GAN(None, name, basedir)`` after
+training, with the weights loaded by default; CARE (csbdeep, registered pairs of the A fields). The networks' sizes and the number of steps are the
 setting's (sized for the machine); every other setting of the GANs is the package's default.
 
 Each output is mapped into domain B's units (the stored range of B's training images) and compared with the

@@ -106,10 +106,9 @@ def affine_moments(source, target, per_image=False):
     ``source``, kept with the other axes as length one). Means of moments over batches are the moments of all.
     """
     axes = tuple(range(1 if per_image else 0, len(source.shape)))
-    keep = per_image
 
     def mean(v):
-        return ops.mean(v, axis=axes, keepdims=keep)
+        return ops.mean(v, axis=axes, keepdims=per_image)
     return ops.stack([mean(source), mean(target), mean(source * source), mean(source * target)])
 
 

@@ -30,7 +30,8 @@ def test_json_round_trip(tmp_path):
 @pytest.mark.parametrize('field,value', [
     ('unet_n_depth', 0), ('unet_kern_size', 4), ('unet_n_first', 0), ('unet_last_activation', 'tanh'),
     ('disc_n_layers', 0), ('disc_norm', 'batch'), ('lambda_cycle', -1), ('lambda_identity', float('nan')),
-    ('lowpass_transfer', 'gamma'), ('lowpass_window', 0), ('struct_rho0', -0.1), ('struct_decay', 'linear'), ('struct_tau', 0), ('struct_threshold_A', 'auto'),
+    ('lowpass_transfer', 'gamma'), ('lowpass_window', 0),
+    ('struct_rho0', -0.1), ('struct_decay', 'linear'), ('struct_tau', 0), ('struct_threshold_A', 'auto'),
     ('struct_polarity_B', 0), ('struct_steepness_A', 0), ('norm_pmax', 0.5), ('train_patch_size', (30, 32)),
     ('train_patch_size', (32, 32, 32)), ('train_epochs', 0), ('train_batch_size', 1.5),
     ('train_learning_rate', 0), ('train_beta_1', 1.0), ('train_lr_decay', 'cosine'), ('train_pool_size', -1),
