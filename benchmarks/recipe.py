@@ -24,6 +24,7 @@ import tempfile
 
 import numpy as np
 
+from c2gan_tf.config import CYCLEGAN
 from quality_real import KEYS, save, setting_of, train_gan
 from real_sets import DEV_SETS, load_sets
 
@@ -39,7 +40,7 @@ CANDIDATES = {
     # bright the output is, only its shapes
     'floor 0.2, discriminators without instance norm': dict(struct_decay='exp', struct_floor=0.2,
                                                             lambda_identity=0.0, disc_norm='none'),
-    'no structure (CycleGAN)': dict(struct_rho0=0.0, lambda_identity=0.0),
+    'no structure (CycleGAN)': dict(CYCLEGAN, lambda_identity=0.0),
     # 2026-12-03, from the defaults of that day: the low-pass loss (c2gan_tf.losses.lowpass_loss)
     'low-pass loss 10, quantile transfer': dict(lambda_lowpass=10.0),
     'low-pass loss 50, quantile transfer': dict(lambda_lowpass=50.0),
