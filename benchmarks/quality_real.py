@@ -10,8 +10,9 @@ estimated on the image; Noise2Void and N2V2 (CAREamics, in the environment of ``
 process of their own, trained on the test domain's degraded training images alone, for the GANs' wall-clock
 budget); CycleGAN (the package's default ``Config`` with ``config.CYCLEGAN``: no structural, no low-pass loss)
 and c2GAN (the default ``Config``), each as a user gets it: reloaded with ``C2GAN(None, name, basedir)`` after
-training, with the weights loaded by default; CARE (csbdeep, registered pairs of the A fields). The networks' sizes and the number of steps are the
-setting's (sized for the machine); every other setting of the GANs is the package's default.
+training, with the weights loaded by default; CARE (csbdeep, registered pairs of the A fields). The networks'
+sizes and the number of steps are the setting's (sized for the machine); every other setting of the GANs is the
+package's default.
 
 Each output is mapped into domain B's units (the stored range of B's training images) and compared with the
 ground truth: normalised (CSBDeep-style) PSNR and SSIM, histogram distance in ground-truth units, the fraction of
