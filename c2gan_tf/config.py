@@ -72,14 +72,15 @@ class Config(BaseConfig):
         Weights of the cycle (10 in 2D, 2 in 3D, where 10 held the generators at the identity; see
         ``benchmarks/recipe_3d.py``) and identity (0) losses.
     lambda_lowpass, lowpass_sigma, lowpass_transfer, lowpass_window : float, float, str, float
-        The low-frequency fidelity loss (:func:`c2gan_tf.losses.lowpass_loss`; off by default: weight 0): a
-        restoration keeps its input's intensities smoothed by a Gaussian (``lowpass_sigma``, 4 pixels), mapped onto
-        the other domain's by their quantiles (``lowpass_transfer='quantiles'``), by the affine map that fits each
-        image best (``'affine'``: brightness and contrast may change, the tone curve may not), the whole batch
-        best (``'affine-batch'``) or about the last ``lowpass_window`` (16) images best (``'affine-running'``: the
-        same map whatever the batch size, :class:`c2gan_tf.train.RunningAffine`), or as they are (``'none'``), so it
-        cannot brighten a whole region or add one. ``benchmarks/README.md`` (recipe section, hagen-nucleus) tells
-        when it helps.
+        The low-frequency fidelity loss (:func:`c2gan_tf.losses.lowpass_loss`; weight 10 in 2D, off in 3D, where
+        it is not measured): a restoration keeps its input's intensities smoothed by a Gaussian (``lowpass_sigma``,
+        4 pixels), mapped onto the other domain's by the affine map that fits about the last ``lowpass_window``
+        (16) images best (``lowpass_transfer='affine-running'``, default: the same map whatever the batch size,
+        :class:`c2gan_tf.train.RunningAffine`; brightness and contrast may change, the tone curve may not), the
+        whole batch best (``'affine-batch'``), each image best (``'affine'``), by the domains' quantiles
+        (``'quantiles'``), or as they are (``'none'``), so it cannot brighten a whole region or add one: without it
+        the generators overshoot B's intensities on some sample types. Chosen on development data
+        (``benchmarks/recipe.py``; ``benchmarks/README.md``, recipe section).
     struct_rho0 : float
         Initial weight of the structural (saliency) loss (5). 0, with no low-pass loss, turns c2GAN into plain
         CycleGAN (:data:`CYCLEGAN`).
@@ -158,9 +159,9 @@ class Config(BaseConfig):
 
         self.lambda_cycle = 10.0 if self.n_dim == 2 else 2.0
         self.lambda_identity = 0.0
-        self.lambda_lowpass = 0.0
+        self.lambda_lowpass = 10.0 if self.n_dim == 2 else 0.0
         self.lowpass_sigma = 4.0
-        self.lowpass_transfer = 'quantiles'
+        self.lowpass_transfer = 'affine-running'
         self.lowpass_window = 16.0
         self.struct_rho0 = 5.0
         self.struct_decay = 'exp'

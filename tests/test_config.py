@@ -14,6 +14,8 @@ def test_defaults_are_valid(axes, n_dim, net_axes):
     assert c.lambda_identity == 0 and c.struct_rho0 == 5 and c.struct_floor == 0.2 and c.train_select == 'last'
     # 3D: a shallower discriminator and a weaker cycle term (benchmarks/recipe_3d.py)
     assert (c.lambda_cycle, c.disc_n_layers) == ((10, 3) if n_dim == 2 else (2, 2))
+    # the low-pass loss with a running affine map in 2D (benchmarks/recipe.py); not measured in 3D
+    assert (c.lambda_lowpass, c.lowpass_transfer, c.lowpass_window) == (10 if n_dim == 2 else 0, 'affine-running', 16)
     assert c.train_learning_rate == 2e-4 and c.train_beta_1 == 0.5 and c.train_pool_size == 50
     assert len(c.train_patch_size) == n_dim
 

@@ -252,7 +252,7 @@ def test_2d_model_restores_stacks_plane_by_plane_with_one_normalisation(tiny_mod
 
 
 def test_the_low_pass_loss_trains_and_its_quantiles_travel_with_the_model_folder(tmp_path):
-    c = tiny_config(lambda_lowpass=1.0)
+    c = tiny_config(lambda_lowpass=1.0, lowpass_transfer='quantiles')
     model = C2GAN(c, 'lowpass', str(tmp_path))
     x_b = random_patches(c, 4, seed=1) ** 2  # B darker than A: a transfer that is not the identity
     history = model.train(random_patches(c, 4), x_b, epochs=1, steps_per_epoch=2)

@@ -135,7 +135,7 @@ def test_identity_loss_is_used_when_weighted():
 
 
 def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains(tmp_path):
-    c = tiny_config(lambda_lowpass=2.0)
+    c = tiny_config(lambda_lowpass=2.0, lowpass_transfer='quantiles')
     t = compiled_trainer(c)
     x, y = random_patches(c, 2, seed=1), random_patches(c, 2, seed=2)
     with pytest.raises(ValueError, match='quantiles of smoothed intensities'):
@@ -150,12 +150,12 @@ def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains(t
     assert float(out['loss']) == pytest.approx(expected, rel=1e-5)
     same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, None)  # identical quantiles
     assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-5)
-    assert float(compiled_trainer(tiny_config()).generator_losses(x, y)['lowpass']) == 0  # off by default
+    assert float(compiled_trainer(tiny_config(lambda_lowpass=0)).generator_losses(x, y)['lowpass']) == 0  # off
     affine = compiled_trainer(tiny_config(lambda_lowpass=2.0, lowpass_transfer='affine'))  # needs no quantiles
     out = affine.generator_losses(x, y)
     same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, 'affine')
     assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-5)
-    running = compiled_trainer(tiny_config(lambda_lowpass=2.0, lowpass_transfer='affine-running'))
+    running = compiled_trainer(tiny_config(lambda_lowpass=2.0))  # the default map
     out = running.generator_losses(x, y)  # nothing seen yet: the map of this batch alone
     same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, 'affine-batch')
     assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-4)
@@ -204,9 +204,10 @@ def identity_departure(model, x):
 def test_the_default_networks_leave_the_identity(settings):
     """Failure mode 3: a residual generator starts at the identity, where the cycle loss is 0. With the default
     networks and sampling, plain CycleGAN on noisy-to-clean data leaves it within 100 steps and keeps the content
-    (the 4-filter networks of these tests do not: they stay at the identity); so does c2GAN with its default losses
-    (departure 0.39 after these 100 steps; with the low-pass loss and the running affine map 0.20: it slows the
-    departure, as on the development sets)."""
+    (the 4-filter networks of these tests do not: they stay at the identity); so does c2GAN with its default losses.
+    Departure from the identity at the start 0.06, after these 100 steps 0.38 for CycleGAN, 0.20 for c2GAN (0.39
+    without the low-pass loss: G may not move the smoothed intensities beyond an affine map, which are part of the
+    departure, and the loss slows leaving the identity, as on the development sets)."""
     from c2gan_tf import C2GAN, Config, synthetic
     from c2gan_tf.config import CYCLEGAN
     from c2gan_tf.data import UnpairedData, create_unpaired_patches
@@ -219,7 +220,7 @@ def test_the_default_networks_leave_the_identity(settings):
     assert identity_departure(model, X_A[:16])[0] < 0.1  # it starts near the identity
     model.train(X_A, X_B, epochs=1, steps_per_epoch=100)
     departure, kept = identity_departure(model, X_A[:16])
-    assert departure > 0.2 and kept > 0.8
+    assert departure > 0.15 and kept > 0.8, (departure, kept)
 
 
 def test_3d_c2gan_leaves_the_identity_with_the_default_3d_settings():
