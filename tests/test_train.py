@@ -85,7 +85,7 @@ def test_generator_losses_pin_the_structural_term(rng):
     assert float(out['struct']) == pytest.approx(float(expected), rel=1e-5)
     buggy_g_of_y = losses.structural_loss(x, fake_b, y, t.G(y).numpy(), SALIENCY['A'], SALIENCY['B'])
     assert abs(float(out['struct']) - float(buggy_g_of_y)) > 1e-4
-    weighted = (float(out['adv']) + c.lambda_cycle * float(out['cycle'])
+    weighted = (float(out['adv']) + c.lambda_cycle * float(out['cycle']) + c.lambda_lowpass * float(out['lowpass'])
                 + float(t.structural_weight()) * float(out['struct']))
     assert float(out['loss']) == pytest.approx(weighted, rel=1e-5)
 
