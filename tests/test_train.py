@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from c2gan_tf import C2GAN, losses, pipeline
+from c2gan_tf.config import CYCLEGAN
 from c2gan_tf.train import ImagePool, RunningAffine
 from conftest import random_patches, tiny_config
 
@@ -155,7 +156,8 @@ def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains(t
     out = affine.generator_losses(x, y)
     same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, 'affine')
     assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-5)
-    running = compiled_trainer(tiny_config(lambda_lowpass=2.0))  # the default map
+    default_map = tiny_config(lambda_lowpass=2.0)  # the default transfer: the running affine map
+    running = compiled_trainer(default_map)
     out = running.generator_losses(x, y)  # nothing seen yet: the map of this batch alone
     same = losses.lowpass_loss(x, out['fake_b'], y, out['fake_a'], c.lowpass_sigma, 'affine-batch')
     assert float(out['lowpass']) == pytest.approx(float(same), rel=1e-4)
@@ -163,7 +165,7 @@ def test_lowpass_loss_is_used_when_weighted_and_needs_quantiles_to_map_domains(t
     running.train_step(pipeline.stacked_pairs(x[:1], y[:1]))  # a batch of one
     assert float(running.lowpass_affine.weight('A')) == 1
     np.testing.assert_array_equal(running.rebuilt().lowpass_affine.sums.numpy(), running.lowpass_affine.sums.numpy())
-    resumed = compiled_trainer(tiny_config(lambda_lowpass=2.0, lowpass_transfer='affine-running'))
+    resumed = compiled_trainer(default_map)
     tf.train.Checkpoint(trainer=resumed).restore(tf.train.Checkpoint(trainer=running).save(str(tmp_path / 'ckpt')))
     np.testing.assert_array_equal(resumed.lowpass_affine.sums.numpy(), running.lowpass_affine.sums.numpy())
 
@@ -200,27 +202,27 @@ def identity_departure(model, x):
     return np.std(r - r.mean(axis=tuple(range(1, r.ndim)), keepdims=True)) / np.std(x), np.corrcoef(g.ravel(), x.ravel())[0, 1]
 
 
-@pytest.mark.parametrize('settings', ['plain CycleGAN', 'c2GAN defaults'])
-def test_the_default_networks_leave_the_identity(settings):
+@pytest.mark.parametrize('settings,min_departure', [(CYCLEGAN, 0.2), ({}, 0.15)],
+                         ids=['plain CycleGAN', 'c2GAN defaults'])
+def test_the_default_networks_leave_the_identity(settings, min_departure):
     """Failure mode 3: a residual generator starts at the identity, where the cycle loss is 0. With the default
     networks and sampling, plain CycleGAN on noisy-to-clean data leaves it within 100 steps and keeps the content
     (the 4-filter networks of these tests do not: they stay at the identity); so does c2GAN with its default losses.
     Departure from the identity at the start 0.06, after these 100 steps 0.38 for CycleGAN, 0.20 for c2GAN (0.39
     without the low-pass loss: G may not move the smoothed intensities beyond an affine map, which are part of the
     departure, and the loss slows leaving the identity, as on the development sets)."""
-    from c2gan_tf import C2GAN, Config, synthetic
-    from c2gan_tf.config import CYCLEGAN
+    from c2gan_tf import Config, synthetic
     from c2gan_tf.data import UnpairedData, create_unpaired_patches
     d = synthetic.generate(2, shape=(128, 128), n_a=2, n_b=2, n_test=0, seed=0)
     X_A, X_B, _, _ = create_unpaired_patches(UnpairedData.from_arrays(d['A'], d['B'], 'YX'), (32, 32), 64, seed=0,
                                              verbose=False)
     config = Config('YX', train_patch_size=(32, 32), train_batch_size=4, train_seed=0, train_tensorboard=False,
-                    **(CYCLEGAN if settings == 'plain CycleGAN' else {}))
+                    **settings)
     model = C2GAN(config, None, None)
     assert identity_departure(model, X_A[:16])[0] < 0.1  # it starts near the identity
     model.train(X_A, X_B, epochs=1, steps_per_epoch=100)
     departure, kept = identity_departure(model, X_A[:16])
-    assert departure > 0.15 and kept > 0.8, (departure, kept)
+    assert departure > min_departure and kept > 0.8, (departure, kept)
 
 
 def test_3d_c2gan_leaves_the_identity_with_the_default_3d_settings():
