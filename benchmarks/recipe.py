@@ -81,6 +81,11 @@ CANDIDATES = {name: dict(LOWPASS_OFF, **settings) for name, settings in {
         train_batch_size=1, lambda_lowpass=10.0, lowpass_transfer='affine-running', lowpass_window=99.5),
     'batch 1: low-pass loss 10, running affine map over 16 images': dict(
         train_batch_size=1, lambda_lowpass=10.0, lowpass_transfer='affine-running', lowpass_window=16.0),
+    # 2026-12-06: the low-pass loss smooths with a Gaussian of 4 pixels, the blur of w2s-blur's inputs: it holds a
+    # restoration's 4-pixel average to the input's, which is the ground truth's averaged over about 5.7 pixels, so it
+    # pulls against deblurring at that scale; a wider Gaussian (8 pixels: the input's is the truth's over 8.9) less so
+    'low-pass loss 10, running affine map over 16 images, sigma 8': dict(
+        lambda_lowpass=10.0, lowpass_transfer='affine-running', lowpass_window=16.0, lowpass_sigma=8.0),
 }.items()}
 
 

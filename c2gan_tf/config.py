@@ -72,12 +72,12 @@ class Config(BaseConfig):
         Weights of the cycle (10 in 2D, 2 in 3D, where 10 held the generators at the identity; see
         ``benchmarks/recipe_3d.py``) and identity (0) losses.
     lambda_lowpass, lowpass_sigma, lowpass_transfer, lowpass_window : float, float, str, float
-        The low-frequency fidelity loss (:func:`c2gan_tf.losses.lowpass_loss`; weight 10 in 2D, off in 3D, where
-        it is not measured): a restoration keeps its input's intensities smoothed by a Gaussian (``lowpass_sigma``,
-        4 pixels), mapped onto the other domain's by the affine map that fits about the last ``lowpass_window``
-        (16) images best (``lowpass_transfer='affine-running'``, default: the same map whatever the batch size,
-        :class:`c2gan_tf.train.RunningAffine`; brightness and contrast may change, the tone curve may not), the
-        whole batch best (``'affine-batch'``), each image best (``'affine'``), by the domains' quantiles
+        The low-frequency fidelity loss (:func:`c2gan_tf.losses.lowpass_loss`; weight 10 in 2D, off in 3D, where it
+        did not help, ``benchmarks/recipe_3d.py``): a restoration keeps its input's intensities smoothed by a Gaussian
+        (``lowpass_sigma``, 4 pixels), mapped onto the other domain's by the affine map that fits about the last
+        ``lowpass_window`` (16) images best (``lowpass_transfer='affine-running'``, default: the same map whatever the
+        batch size, :class:`c2gan_tf.train.RunningAffine`; brightness and contrast may change, the tone curve may
+        not), the whole batch best (``'affine-batch'``), each image best (``'affine'``), by the domains' quantiles
         (``'quantiles'``), or as they are (``'none'``), so it cannot brighten a whole region or add one: without it
         the generators overshoot B's intensities on some sample types. Chosen on development data
         (``benchmarks/recipe.py``; ``benchmarks/README.md``, recipe section).
