@@ -65,20 +65,18 @@ def replicas():
         X_A, X_B = random_patches(c, 2, seed=1), random_patches(c, 2, seed=2) ** 2
         history = model.train(X_A, X_B, epochs=1, steps_per_epoch=1, intensity_stats=TINY_STATS, strategy=strategy)
         t = model.trainer
-        # each trainable weight's first moment, 0.1 times its gradient after one step (optimizers are built on
-        # G's and F's, D_A's and D_B's trainable variables in that order, with one momentum per variable)
-        first = {}
+        # each trainable weight's Adam moments after one step (the first 0.1 times its gradient, the second 0.001 times
+        # its square); optimizers are built on G's and F's, D_A's and D_B's trainable variables in that order
+        moments = {}
         for opt, nets in ((t.gen_optimizer, (t.G, t.F)), (t.disc_optimizer, (t.D_A, t.D_B))):
             variables = [v for net in nets for v in net.trainable_variables]
-            momenta = [m for m in opt.variables if m.name.endswith('_momentum')]
-            assert [v.shape for v in variables] == [m.shape for m in momenta]
-            first.update({id(v): np.asarray(m.numpy()).tolist() for v, m in zip(variables, momenta)})
-        nets = ('G', 'F', 'D_A', 'D_B')
-        return dict(weights={n: [w.tolist() for w in getattr(t, n).get_weights()] for n in nets},
-                    first_moment={n: [first.get(id(v)) for v in getattr(t, n).weights] for n in nets},
-                    moments={n: [np.asarray(v.numpy()).tolist() for v in getattr(t, n).variables
-                                 if 'momentum' in v.name or 'velocity' in v.name]
-                             for n in ('gen_optimizer', 'disc_optimizer')},
+            of_kind = {k: [m for m in opt.variables if m.name.endswith('_' + k)] for k in ('momentum', 'velocity')}
+            for k, found in of_kind.items():
+                assert [v.shape for v in variables] == [m.shape for m in found], k
+            moments.update({id(v): {k: np.asarray(of_kind[k][i].numpy()).tolist() for k in of_kind}
+                            for i, v in enumerate(variables)})
+        return dict(weights={n: [dict(value=np.asarray(v.numpy()).tolist(), **moments.get(id(v), {}))
+                                 for v in getattr(t, n).weights] for n in ('G', 'F', 'D_A', 'D_B')},
                     loss=history.history['loss'][0], disc=history.history['disc'][0],
                     steps=int(t.gen_optimizer.iterations.numpy()))
 
