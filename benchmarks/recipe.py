@@ -86,6 +86,10 @@ CANDIDATES = {name: dict(LOWPASS_OFF, **settings) for name, settings in {
     # pulls against deblurring at that scale; a wider Gaussian (8 pixels: the input's is the truth's over 8.9) less so
     'low-pass loss 10, running affine map over 16 images, sigma 8': dict(
         lambda_lowpass=10.0, lowpass_transfer='affine-running', lowpass_window=16.0, lowpass_sigma=8.0),
+    # 2026-12-07: the 2D default of 2026-12-06, run again with --keep: its trained models, to measure mappings of the
+    # output into B's units on them (``calibration.py``)
+    'the 2D default of 2026-12-06, kept': dict(lambda_lowpass=10.0, lowpass_transfer='affine-running',
+                                               lowpass_window=16.0),
 }.items()}
 
 

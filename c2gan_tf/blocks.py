@@ -24,7 +24,7 @@ from dask.callbacks import Callback
 
 from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
-from .prepare import FixedNormalizer, target_range
+from .prepare import FixedNormalizer
 
 
 def sample_chunks(x, n_chunks=32, seed=0):
@@ -245,7 +245,7 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
         v = v[tuple(0 if a == 'C' else slice(None) for a in axes)]
     qmap, residual = v[..., 0], v[..., 1]
     changed, mean_residual = da.compute((qmap > CHANGED).mean(), residual.mean())
-    b, target = model.domain_stats.get('B', {}), target_range(model.domain_stats)
+    b, target = model.domain_stats.get('B', {}), model.output_range()
     restored, distance, spectral = da.from_zarr(partial), None, None
     if target is not None and (b.get('quantiles') is not None or b.get('spectrum') is not None):
         # G's output in B's normalised units, channels averaged, in up to 32 of its blocks
@@ -276,7 +276,7 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
     from dask.array.overlap import ensure_minimum_chunksize
     c = model.config
     mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
-    normalizer = FixedNormalizer(mi, ma, *(target_range(model.domain_stats, direction) or (None, None)))
+    normalizer = FixedNormalizer(mi, ma, *(model.output_range(direction) or (None, None)))
     # pad the whole image as whole-image prediction does (CSBDeep's PadAndCropResizer), so that every block lies on
     # the network's pooling grid; the blocks then need no padding of their own, and the result is cropped back
     pad = padding(model, axes, x.shape)

@@ -1,7 +1,8 @@
 """What a model knows of each domain, as one record: the saliency settings of its structural masks (threshold,
 polarity, steepness, sigma: chosen from the training patches, both domains together), the quantiles of its
 normalised training intensities and their power spectrum (for the QC's distances to domain B), the quantiles of
-its smoothed intensities (for the low-pass loss) and, when known, its intensity range (``low``/``high``, the units
+its smoothed intensities (for the low-pass loss), the pooled percentiles of its normalised training intensities (for
+the output calibration, :mod:`c2gan_tf.calibration`) and, when known, its intensity range (``low``/``high``, the units
 outputs are mapped into). Kept in a model folder as ``domain_stats.json``, written and read here only."""
 
 import json
@@ -10,6 +11,7 @@ import os
 import numpy as np
 
 from .atomic import write_json_atomic
+from .calibration import patch_sample, pooled_percentiles
 from .config import DOMAINS
 from .metrics import otsu_threshold
 from .qc import domain_quantiles, domain_spectrum
@@ -19,7 +21,7 @@ STATS_FILE = 'domain_stats.json'
 SALIENCY_KEYS = ('threshold', 'polarity', 'steepness', 'sigma')
 
 
-def estimate_domain_stats(patches, settings, intensity_stats=None, lowpass_sigma=None):
+def estimate_domain_stats(patches, settings, intensity_stats=None, lowpass_sigma=None, percentiles=(1.0, 99.8)):
     """The record of both domains from their normalised training patches.
 
     Parameters
@@ -32,16 +34,20 @@ def estimate_domain_stats(patches, settings, intensity_stats=None, lowpass_sigma
         ``{'A': {'low', 'high'}, 'B': ...}`` (:func:`c2gan_tf.data.create_unpaired_patches`), or ``None``.
     lowpass_sigma : float or None
         The Gaussian of the low-pass loss (``Config.lowpass_sigma``), or ``None``.
+    percentiles : tuple(float, float)
+        The pooled percentiles kept (``Config.norm_pmin``, ``norm_pmax``).
 
     Returns
     -------
     dict
         ``{'A': {...}, 'B': {...}}``: ``threshold``, ``polarity``, ``steepness``, ``sigma``, ``quantiles``,
-        ``spectrum`` (:func:`c2gan_tf.qc.domain_spectrum`), with ``intensity_stats`` ``low`` and ``high``, and with
+        ``spectrum`` (:func:`c2gan_tf.qc.domain_spectrum`), ``percentiles`` (pooled over a sample of the patches,
+        :func:`c2gan_tf.calibration.pooled_percentiles`), with ``intensity_stats`` ``low`` and ``high``, and with
         ``lowpass_sigma`` ``lowpass_quantiles`` (the same of patches smoothed by that Gaussian).
     """
     saliency = domains_saliency(patches, settings)
     out = {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]), spectrum=domain_spectrum(patches[d]),
+                   percentiles=pooled_percentiles(patch_sample(patches[d]), *percentiles),
                    **(intensity_stats or {}).get(d, {}))
            for d in DOMAINS}
     if lowpass_sigma:

@@ -13,7 +13,7 @@ import numpy as np
 from csbdeep.models.base_model import suppress_without_basedir
 
 from .atomic import atomic_path
-from .prepare import check_finite, target_range, to_network_axes
+from .prepare import check_finite, to_network_axes
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ class ExportMixin:
         y = self.predict(x, self.config.axes, direction=direction)
         export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1],
                           self.config.div_by(), (self.config.norm_pmin, self.config.norm_pmax),
-                          output_range=target_range(self.domain_stats, direction),
+                          output_range=self.output_range(direction),
                           name=name or '%s %s (c2GAN)' % (self.name, direction),
                           description=description or 'c2GAN generator %s trained with c2gan_tf' % direction,
                           authors=authors, license=license, documentation=documentation)

@@ -47,10 +47,15 @@ class C2GAN(TrainingMixin, PredictionMixin, ExportMixin, CARE):
     domain_stats : dict
         Per domain (``'A'``, ``'B'``): saliency ``threshold``, ``polarity``, ``steepness``, ``sigma`` used in training,
         and, if given to :meth:`train`, the intensity range ``low``/``high``. Saved as ``domain_stats.json``.
+    output_calibration : tuple(float, float) or None
+        ``(scale, offset)``: the affine map of G's normalised outputs that the restorations go through on their way
+        into domain B's units (:mod:`c2gan_tf.calibration`), for the weights the model holds; ``None``: none
+        (``config.output_calibration='none'``, or weights whose outputs were not measured).
     """
 
     def __init__(self, config, name=None, basedir='.', weights=None):
         self.domain_stats = {}
+        self.output_calibration = None
         self._weights = weights
         self._calls = {}  # direction: (generator, its compiled call)
         if config is not None:
@@ -59,8 +64,6 @@ class C2GAN(TrainingMixin, PredictionMixin, ExportMixin, CARE):
                                  % type(config).__name__)
             config.check()
         super().__init__(config=config, name=name, basedir=basedir)
-        if config is None:
-            self._load_domain_stats()
 
     @classmethod
     def from_folder(cls, folder, weights=None):
@@ -137,6 +140,7 @@ class C2GAN(TrainingMixin, PredictionMixin, ExportMixin, CARE):
             self.trainer.use_lowpass_quantiles(lowpass_quantiles_of(self.domain_stats))
 
     def _find_and_load_weights(self, prefer='best'):
+        self._load_domain_stats()  # first: the output calibration of the weights needs them
         path = weights_path(self.logdir, self._weights)
         if path is None:
             warnings.warn('no network weights in %s yet (its run has not completed an epoch)' % self.logdir)
@@ -165,15 +169,27 @@ class C2GAN(TrainingMixin, PredictionMixin, ExportMixin, CARE):
             raise ValueError('%s cannot be read (%s: %s): the file is damaged; %s'
                              % (path, type(e).__name__, str(e).splitlines()[0] if str(e) else '', way_out)) from None
         self.weights_name = name
+        self._calibrate(self._training_state().get('history'), self.weights_epoch())
 
     def weights_epoch(self):
         """The training epoch (1-based) whose weights the networks hold, as recorded when they were saved; ``None``
         when unknown (not loaded from a model folder, or a folder of an older version)."""
         name = getattr(self, 'weights_name', None)
-        if name is None or self.basedir is None:
-            return None
+        return None if name is None else self._training_state().get('weights', {}).get(name)
+
+    def _training_state(self):
+        """The training state of the model folder (``{}`` without one)."""
+        if self.basedir is None:
+            return {}
         try:
             with open(Path(self.logdir) / run.STATE_FILE) as f:
-                return json.load(f).get('weights', {}).get(name)
+                return json.load(f)
         except FileNotFoundError:
-            return None
+            return {}
+
+    def _calibrate(self, history, epoch):
+        """Set :attr:`output_calibration` for the generator weights of ``epoch``, as ``config.output_calibration``
+        says (:func:`c2gan_tf.run.output_calibration`)."""
+        self.output_calibration = None
+        if self.config.output_calibration == 'percentiles':
+            self.output_calibration = run.output_calibration(history, epoch, self.domain_stats.get('A', {}))

@@ -45,14 +45,20 @@ class PredictionMixin:
     ``domain_stats`` and a ``_calls`` dict (the compiled call of each generator, made on first use).
     """
 
+    def output_range(self, direction='AtoB'):
+        """The intensities ``(low, high)`` that normalised outputs 0 and 1 of a direction become: the target
+        domain's typical range, with :attr:`output_calibration` folded in for restorations (``'AtoB'``); ``None``
+        when the model has no intensity statistics (:func:`c2gan_tf.prepare.target_range`)."""
+        return target_range(self.domain_stats, direction, self.output_calibration if direction == 'AtoB' else None)
+
     def default_normalizer(self, direction='AtoB'):
         """The normalizer :meth:`predict` uses by default.
 
         The input is normalised with percentiles ``config.norm_pmin``/``norm_pmax``; the output is mapped into
-        the target domain's stored intensity range (:class:`DomainNormalizer`), or, when the model has no
-        intensity statistics, back into the input's own range (CSBDeep's default).
+        :meth:`output_range` (:class:`DomainNormalizer`), or, when the model has no intensity statistics, back into
+        the input's own range (CSBDeep's default).
         """
-        target = target_range(self.domain_stats, direction)
+        target = self.output_range(direction)
         if target is not None:
             return DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax)
         warnings.warn('the model has no intensity statistics of domain %s: the output is mapped into the '

@@ -9,6 +9,8 @@ import numpy as np
 from csbdeep.data import Normalizer, PercentileNormalizer
 from csbdeep.utils import axes_check_and_normalize, move_image_axes, normalize_mi_ma
 
+from .calibration import calibrated_range
+
 
 def to_network_axes(img, axes, config_axes):
     """Move an image's axes to the network's (e.g. ``'YXC'``), adding a channel axis if it has none."""
@@ -110,14 +112,20 @@ def check_axes(shape, axes, network_axes, n_channel):
     return axes
 
 
-def target_range(domain_stats, direction='AtoB'):
+def target_range(domain_stats, direction='AtoB', calibration=None):
     """The intensity range ``(low, high)`` of the domain a prediction goes into (B for ``'AtoB'``), from a model's
-    domain statistics; ``None`` when the model has none (outputs then go back into the input's own range).
+    domain statistics, with an output calibration ``(scale, offset)`` folded in when one is given
+    (:func:`c2gan_tf.calibration.calibrated_range`); ``None`` when the model has none (outputs then go back into
+    the input's own range).
 
-    The one rule of which units an output comes in, for in-memory prediction, blocks and the exports.
+    The one rule of which units an output comes in, for in-memory prediction, blocks and the exports (through
+    :meth:`c2gan_tf.C2GAN.output_range`).
     """
     stats = domain_stats.get('B' if direction == 'AtoB' else 'A', {})
-    return (float(stats['low']), float(stats['high'])) if 'low' in stats and 'high' in stats else None
+    if 'low' not in stats or 'high' not in stats:
+        return None
+    low, high = float(stats['low']), float(stats['high'])
+    return (low, high) if calibration is None else calibrated_range(low, high, *calibration)
 
 
 class DomainNormalizer(PercentileNormalizer):

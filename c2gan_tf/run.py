@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from .atomic import atomic_path, write_json_atomic
+from .calibration import calibration, pooled_percentiles
 from .folder import SELECTS_BEST, STATE_FILE
 from .qc import patches_score
 
@@ -111,6 +112,12 @@ class StopOnNonFinite(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def apply_in_batches(net, patches, batch_size):
+    """A network's outputs of ``patches``, ``batch_size`` at a time, as float32."""
+    return np.concatenate([np.asarray(net(patches[i:i + batch_size], training=False), np.float32)
+                           for i in range(0, len(patches), batch_size)])
+
+
 class ValidationQC(keras.callbacks.Callback):
     """After every epoch, log ``val_qc``: the no-ground-truth QC score (:func:`c2gan_tf.qc.patches_score`) of G on
     the validation patches of domain A, with the model's settings and statistics of each domain.
@@ -131,17 +138,52 @@ class ValidationQC(keras.callbacks.Callback):
         super().__init__()
         self.trainer, self.patches, self.domain_b, self.batch_size = trainer, patches, domain_b, batch_size
 
-    def _apply(self, net, v):
-        return np.concatenate([np.asarray(net(v[i:i + self.batch_size], training=False), np.float32)
-                               for i in range(0, len(v), self.batch_size)])
-
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or not finite_logs(logs):  # nothing to record after a NaN
             return
         t = self.trainer
-        y = self._apply(t.G, self.patches)
-        logs['val_qc'] = patches_score(self.patches, y, self._apply(t.F, y), t.saliency['A'], t.saliency['B'],
-                                       self.domain_b.get('quantiles'), self.domain_b.get('spectrum'))
+        y = apply_in_batches(t.G, self.patches, self.batch_size)
+        logs['val_qc'] = patches_score(self.patches, y, apply_in_batches(t.F, y, self.batch_size), t.saliency['A'],
+                                       t.saliency['B'], self.domain_b.get('quantiles'), self.domain_b.get('spectrum'))
+
+
+class OutputPercentiles(keras.callbacks.Callback):
+    """After every epoch, log ``out_low`` and ``out_high``: the pooled percentiles of G's outputs of a fixed sample
+    of A's training patches (:func:`c2gan_tf.calibration.pooled_percentiles`; the sample whose own percentiles are
+    domain A's ``percentiles``), from which the output calibration of that epoch's weights follows
+    (:func:`output_calibration`).
+
+    Parameters
+    ----------
+    trainer : :class:`c2gan_tf.train.CycleTrainer`
+    patches : numpy.ndarray
+        Normalised patches of domain A (:func:`c2gan_tf.calibration.patch_sample` of the training patches).
+    pmin, pmax : float
+        The percentiles (``Config.norm_pmin``, ``norm_pmax``).
+    batch_size : int
+        Patches per network call.
+    """
+
+    def __init__(self, trainer, patches, pmin, pmax, batch_size):
+        super().__init__()
+        self.trainer, self.patches, self.percentiles, self.batch_size = trainer, patches, (pmin, pmax), batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or not finite_logs(logs):
+            return
+        outputs = apply_in_batches(self.trainer.G, self.patches, self.batch_size)
+        logs['out_low'], logs['out_high'] = pooled_percentiles(outputs, *self.percentiles)
+
+
+def output_calibration(history, epoch, domain_a):
+    """The output calibration ``(scale, offset)`` of the generator weights of ``epoch`` (1-based), from a run's
+    ``history`` (``out_low``, ``out_high``: G's outputs of A's patches) and domain A's ``percentiles`` (the same
+    patches'); ``None`` when either is missing (a run of an older version, or a model folder without domain
+    statistics)."""
+    lows, highs = (history or {}).get('out_low', []), (history or {}).get('out_high', [])
+    if epoch is None or not 0 < epoch <= min(len(lows), len(highs)) or 'percentiles' not in domain_a:
+        return None
+    return calibration((lows[epoch - 1], highs[epoch - 1]), domain_a['percentiles'])
 
 
 class EpochEnd(keras.callbacks.Callback):

@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from . import run
+from .calibration import patch_sample
 from .config import DOMAINS
 from .data import check_patches, training_arrays
 from .domains import STATS_FILE, estimate_domain_stats, lowpass_quantiles_of, saliency_of, write_domain_stats
@@ -121,8 +122,9 @@ class TrainingMixin:
         -------
         keras.callbacks.History
             Per epoch (of the whole run, when resumed): the total generator ``loss``, ``adv``, ``cycle``,
-            ``identity``, ``struct``, ``disc``, ``dist``, ``select``, ``struct_weight`` and ``lr`` (and ``val_*``
-            with validation data).
+            ``identity``, ``struct``, ``disc``, ``dist``, ``select``, ``struct_weight``, ``lr``, ``out_low`` and
+            ``out_high`` (the pooled percentiles of G's outputs of a sample of A's patches, from which the output
+            calibration follows: :mod:`c2gan_tf.calibration`) and, with validation data, ``val_*``.
 
         Raises
         ------
@@ -156,8 +158,10 @@ class TrainingMixin:
         data = distributed(lambda context: unpaired_dataset(X_A, X_B, c.train_batch_size, c.n_dim, c.train_augment,
                                                             c.train_seed, training.initial_epoch * steps_per_epoch,
                                                             context))
-        measure = () if val is None else (run.ValidationQC(self.trainer, val_a, self.domain_stats.get('B', {}),
-                                                           c.train_batch_size),)
+        measure = (run.OutputPercentiles(self.trainer, patch_sample(X_A), c.norm_pmin, c.norm_pmax,
+                                         c.train_batch_size),)
+        if val is not None:
+            measure += (run.ValidationQC(self.trainer, val_a, self.domain_stats.get('B', {}), c.train_batch_size),)
         history = self.trainer.fit(data, validation_data=val,
                                    epochs=epochs, steps_per_epoch=steps_per_epoch,
                                    initial_epoch=training.initial_epoch, shuffle=False,
@@ -165,6 +169,8 @@ class TrainingMixin:
                                    verbose=1 if dynamic_display() else 0)
         history = training.finish(history)
         self.weights_name = training.weights_name
+        held = training.state.get('weights', {}).get(self.weights_name, len(history.history.get('out_low', [])))
+        self._calibrate(history.history, held)
         return history
 
     def _use_strategy(self, strategy):
@@ -188,9 +194,10 @@ class TrainingMixin:
 
     def _set_domain_stats(self, X_A, X_B, intensity_stats):
         """What the model knows of each domain (:func:`c2gan_tf.domains.estimate_domain_stats`: saliency settings,
-        automatic where not configured; quantiles and intensity ranges of the training data), saved."""
-        self.domain_stats = estimate_domain_stats(dict(A=X_A, B=X_B), {d: self.config.saliency(d) for d in DOMAINS},
-                                                  intensity_stats, self.config.lowpass_sigma)
+        automatic where not configured; quantiles, percentiles and intensity ranges of the training data), saved."""
+        c = self.config
+        self.domain_stats = estimate_domain_stats(dict(A=X_A, B=X_B), {d: c.saliency(d) for d in DOMAINS},
+                                                  intensity_stats, c.lowpass_sigma, (c.norm_pmin, c.norm_pmax))
         self.trainer.use_saliency(saliency_of(self.domain_stats))
         self.trainer.use_lowpass_quantiles(lowpass_quantiles_of(self.domain_stats))
         if self.basedir is not None and tf.distribute.get_strategy().extended.should_checkpoint:

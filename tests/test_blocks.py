@@ -27,8 +27,7 @@ def in_memory(model, img, axes, chunks):
     """Whole-image prediction with the whole volume's sampled percentiles, as the blocks are normalised."""
     mi, ma = volume_percentiles(da.from_array(img, chunks=chunks), axes, model.config.norm_pmin,
                                 model.config.norm_pmax)
-    b = model.domain_stats['B']
-    return model.predict(img, axes, normalizer=FixedNormalizer(mi, ma, b['low'], b['high']))
+    return model.predict(img, axes, normalizer=FixedNormalizer(mi, ma, *model.output_range()))
 
 
 def test_blocks_of_a_tiff_agree_with_whole_image_prediction_and_keep_pixel_size(tiny_model, tmp_path):
@@ -197,8 +196,7 @@ def test_qc_map_in_blocks_equals_the_whole_image_map_and_the_cli_writes_it(tiny_
     out, summary = predict_blocks(model, da.from_array(img, chunks=64), str(tmp_path / 'o.ome.zarr'), axes='YX',
                                   block_size=64, progress=False, qc=str(tmp_path / 'o_qc.ome.zarr'))
     mi, ma = volume_percentiles(da.from_array(img, chunks=64), 'YX', model.config.norm_pmin, model.config.norm_pmax)
-    b = model.domain_stats['B']
-    restored, qc = model.predict(img, 'YX', normalizer=FixedNormalizer(mi, ma, b['low'], b['high']), return_qc=True)
+    restored, qc = model.predict(img, 'YX', normalizer=FixedNormalizer(mi, ma, *model.output_range()), return_qc=True)
     qmap, axes, _ = open_image(str(tmp_path / 'o_qc.ome.zarr'))
     assert axes == 'YX' and qmap.chunksize == (64, 64)
     np.testing.assert_allclose(np.asarray(qmap), qc.map, atol=1e-4)  # QC blocks 3 x 2 (halo 52: G, F, smoothing)

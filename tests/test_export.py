@@ -112,7 +112,8 @@ def test_bioimageio_package_validates_and_passes_the_core_test(tmp_path, rng, ax
     assert set(descr.weights.available_formats) == {'keras_v3', 'tensorflow_saved_model_bundle'}
     assert [str(p.id) for p in descr.inputs[0].preprocessing if str(p.id) != 'ensure_dtype'] == ['scale_range']
     post = [p for p in descr.outputs[0].postprocessing if str(p.id) == 'scale_linear'][0]
-    assert post.kwargs.gain == pytest.approx(1890) and post.kwargs.offset == pytest.approx(110)
+    low, high = model.output_range()  # B's range 110..2000, calibrated
+    assert post.kwargs.gain == pytest.approx(high - low) and post.kwargs.offset == pytest.approx(low)
     assert any('10.1038/s41377-021-00484-y' in str(cite.doi) for cite in descr.cite)
 
     monkeypatch.chdir(tmp_path)  # bioimageio.core unpacks TensorFlow weights into the current folder
@@ -130,10 +131,11 @@ def test_bioimageio_package_validates_and_passes_the_core_test(tmp_path, rng, ax
 
 
 def test_bioimageio_package_of_a_model_trained_on_normalised_data(tmp_path, rng, monkeypatch):
-    """Domain B's range 0..1 (float data already normalised): no identity scaling, and the package test-runs."""
+    """Domain B's range 0..1 (float data already normalised) and no output calibration: no identity scaling, and
+    the package test-runs."""
     spec = pytest.importorskip('bioimageio.spec')
     core = pytest.importorskip('bioimageio.core')
-    c = tiny_config('YX')
+    c = tiny_config('YX', output_calibration='none')
     model = C2GAN(c, 'model', str(tmp_path))
     stats = {'A': {'low': 0.0, 'high': 1.0}, 'B': {'low': 0.0, 'high': 1.0}}
     model.train(random_patches(c, 4), random_patches(c, 4, seed=1), epochs=1, steps_per_epoch=2,
