@@ -56,42 +56,34 @@ def quantile_map(v, q_from, q_to):
     return np.where(v < q_from[0], q_to[0] + v - q_from[0], np.where(v > q_from[-1], q_to[-1] + v - q_from[-1], out))
 
 
-def typical(images, pmin=1, pmax=99.8):
-    """Medians over ``images`` of their ``pmin`` and ``pmax`` percentiles."""
-    lo, hi = np.median([np.percentile(v, [pmin, pmax]) for v in images], axis=0)
-    return float(lo), float(hi)
-
-
-def range_map(lo, hi, to_lo=0.0, to_hi=1.0):
-    """The affine map of ``(lo, hi)`` onto ``(to_lo, to_hi)``, as ``(function, parameters)``."""
-    a = (to_hi - to_lo) / max(hi - lo, 1e-20)
-    b = to_lo - a * lo
-    return (lambda v: a * v + b), dict(scale=a, offset=b)
-
-
 def fitted_mappings(outputs_a, patches_b, outputs_images_a, pooled, package):
     """Each mapping of :data:`MAPPINGS` as a function of normalised intensities, fitted on G's outputs of A's
     training patches and on B's training patches (or on G's outputs of A's whole training images; ``pooled`` and
     ``package``: the calibrations ``(scale, offset)`` of the last two); with its parameters."""
+    from csbdeep.utils import normalize
+    from c2gan_tf.calibration import calibration
+    from c2gan_tf.data import intensity_stats
+
+    def typical(images):
+        r = intensity_stats(images)
+        return r['low'], r['high']
+
+    def affine(scale, offset):
+        return (lambda v: scale * v + offset), dict(scale=scale, offset=offset)
     g, b = np.ravel(outputs_a), np.ravel(patches_b)
     mid, tails, fine = np.linspace(0.01, 0.99, 99), np.linspace(0.001, 0.999, 999), np.linspace(0, 1, 1001)
     a1, b1 = affine_fit(np.quantile(g, mid), np.quantile(b, mid))
     a2, b2 = affine_fit(np.quantile(g, tails), np.quantile(b, tails))
     qg, qb = np.quantile(g, fine), np.quantile(b, fine)
-
-    def per_image(v):
-        lo, hi = np.percentile(v, [1, 99.8])
-        return (v - lo) / max(hi - lo, 1e-20)
     return {'none': (lambda v: v, {}),
-            'affine': (lambda v: a1 * v + b1, dict(scale=a1, offset=b1)),
-            'affine, tails': (lambda v: a2 * v + b2, dict(scale=a2, offset=b2)),
+            'affine': affine(a1, b1),
+            'affine, tails': affine(a2, b2),
             'quantile map': (lambda v: quantile_map(v, qg, qb), {}),
-            'per image': (per_image, {}),
-            'typical patch range': range_map(*typical(outputs_a), *typical(patches_b)),
-            'typical image range': range_map(*typical(outputs_images_a)),
-            'pooled percentiles': ((lambda v: pooled[0] * v + pooled[1]), dict(scale=pooled[0], offset=pooled[1])),
-            'input percentiles': ((lambda v: package[0] * v + package[1]),
-                                  dict(scale=package[0], offset=package[1]))}
+            'per image': ((lambda v: normalize(v, 1, 99.8)), {}),
+            'typical patch range': affine(*calibration(typical(outputs_a), typical(patches_b))),
+            'typical image range': affine(*calibration(typical(outputs_images_a), (0.0, 1.0))),
+            'pooled percentiles': affine(*pooled),
+            'input percentiles': affine(*package)}
 
 
 def measure(folder, d, s, seed):

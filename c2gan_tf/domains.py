@@ -1,9 +1,10 @@
 """What a model knows of each domain, as one record: the saliency settings of its structural masks (threshold,
 polarity, steepness, sigma: chosen from the training patches, both domains together), the quantiles of its
 normalised training intensities and their power spectrum (for the QC's distances to domain B), the quantiles of
-its smoothed intensities (for the low-pass loss), the pooled percentiles of its normalised training intensities (for
-the output calibration, :mod:`c2gan_tf.calibration`) and, when known, its intensity range (``low``/``high``, the units
-outputs are mapped into). Kept in a model folder as ``domain_stats.json``, written and read here only."""
+its smoothed intensities (for the low-pass loss), for domain A the pooled percentiles of its normalised training
+intensities (for the output calibration, :mod:`c2gan_tf.calibration`) and, when known, its intensity range
+(``low``/``high``, the units outputs are mapped into). Kept in a model folder as ``domain_stats.json``, written and
+read here only."""
 
 import json
 import os
@@ -41,15 +42,15 @@ def estimate_domain_stats(patches, settings, intensity_stats=None, lowpass_sigma
     -------
     dict
         ``{'A': {...}, 'B': {...}}``: ``threshold``, ``polarity``, ``steepness``, ``sigma``, ``quantiles``,
-        ``spectrum`` (:func:`c2gan_tf.qc.domain_spectrum`), ``percentiles`` (pooled over a sample of the patches,
-        :func:`c2gan_tf.calibration.pooled_percentiles`), with ``intensity_stats`` ``low`` and ``high``, and with
-        ``lowpass_sigma`` ``lowpass_quantiles`` (the same of patches smoothed by that Gaussian).
+        ``spectrum`` (:func:`c2gan_tf.qc.domain_spectrum`), for A ``percentiles`` (pooled over a sample of the
+        patches, :func:`c2gan_tf.calibration.pooled_percentiles`), with ``intensity_stats`` ``low`` and ``high``,
+        and with ``lowpass_sigma`` ``lowpass_quantiles`` (the same of patches smoothed by that Gaussian).
     """
     saliency = domains_saliency(patches, settings)
     out = {d: dict(saliency[d], quantiles=domain_quantiles(patches[d]), spectrum=domain_spectrum(patches[d]),
-                   percentiles=pooled_percentiles(patch_sample(patches[d]), *percentiles),
                    **(intensity_stats or {}).get(d, {}))
            for d in DOMAINS}
+    out['A']['percentiles'] = pooled_percentiles(patch_sample(patches['A']), *percentiles)
     if lowpass_sigma:
         for d in DOMAINS:
             out[d]['lowpass_quantiles'] = domain_quantiles(patches[d], sigma=lowpass_sigma)

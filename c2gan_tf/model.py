@@ -169,7 +169,8 @@ class C2GAN(TrainingMixin, PredictionMixin, ExportMixin, CARE):
             raise ValueError('%s cannot be read (%s: %s): the file is damaged; %s'
                              % (path, type(e).__name__, str(e).splitlines()[0] if str(e) else '', way_out)) from None
         self.weights_name = name
-        self._calibrate(self._training_state().get('history'), self.weights_epoch())
+        state = self._training_state()
+        self._calibrate(state.get('history'), state.get('weights', {}).get(name))
 
     def weights_epoch(self):
         """The training epoch (1-based) whose weights the networks hold, as recorded when they were saved; ``None``
