@@ -16,6 +16,8 @@ same), only the units; chosen on development data (``benchmarks/calibration.py``
 
 import numpy as np
 
+from .sampling import draw_patches
+
 #: Largest number of patches (and of pixels or voxels, all together) whose percentiles are taken.
 MAX_PATCHES, MAX_VALUES = 256, 2 ** 22
 
@@ -23,10 +25,8 @@ MAX_PATCHES, MAX_VALUES = 256, 2 ** 22
 def patch_sample(patches, seed=0):
     """At most :data:`MAX_PATCHES` patches (and :data:`MAX_VALUES` values) drawn at random, in their order, so that
     memory-mapped patches are not read whole."""
-    n = max(1, min(len(patches), MAX_PATCHES, MAX_VALUES // max(1, int(np.prod(patches.shape[1:])))))
-    if n < len(patches):
-        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), n, replace=False))]
-    return np.asarray(patches, np.float32)
+    n = max(1, min(MAX_PATCHES, MAX_VALUES // max(1, int(np.prod(patches.shape[1:])))))
+    return np.asarray(draw_patches(patches, n, seed), np.float32)
 
 
 def pooled_percentiles(values, pmin, pmax):

@@ -16,6 +16,7 @@ from .calibration import patch_sample, pooled_percentiles
 from .config import DOMAINS
 from .metrics import otsu_threshold
 from .qc import domain_quantiles, domain_spectrum
+from .sampling import draw_patches
 
 STATS_FILE = 'domain_stats.json'
 #: The settings of a domain's saliency mask (:func:`c2gan_tf.losses.saliency_mask`).
@@ -143,6 +144,5 @@ def domains_saliency(patches, settings):
 
 def _smoothed_sample(patches, smooth, sigma, max_patches=1000, seed=0):
     """The smoothed channel mean of at most ``max_patches`` patches drawn at random (as :func:`auto_saliency`)."""
-    if len(patches) > max_patches:
-        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
+    patches = draw_patches(patches, max_patches, seed)
     return np.asarray(smooth(np.asarray(patches, np.float32).mean(axis=-1), sigma))

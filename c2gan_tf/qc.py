@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from .sampling import draw_patches
+
 #: Cycle residual (normalised units of the input) that counts as a full change in the map.
 RESIDUAL_SCALE = 0.2
 #: Map values above this count as changed in the summary.
@@ -181,8 +183,7 @@ def domain_quantiles(patches, n=N_QUANTILES, max_patches=1000, seed=0, sigma=0.0
     """``n`` equally spaced quantiles of a domain's normalised training intensities (channels averaged), kept with a
     model for :func:`distance_to_quantiles`; with ``sigma``, of the patches smoothed by a Gaussian of ``sigma``
     pixels first (for :func:`c2gan_tf.losses.lowpass_loss`)."""
-    if len(patches) > max_patches:
-        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
+    patches = draw_patches(patches, max_patches, seed)
     values = _smooth(np.asarray(patches, np.float32).mean(axis=-1), sigma, spatial=range(1, np.ndim(patches) - 1))
     return [float(q) for q in np.quantile(values, np.linspace(0, 1, n))]
 
@@ -190,8 +191,7 @@ def domain_quantiles(patches, n=N_QUANTILES, max_patches=1000, seed=0, sigma=0.0
 def domain_spectrum(patches, max_patches=1000, seed=0):
     """:func:`power_spectrum` of a domain's normalised training patches ``(n, *spatial, channels)`` (channels
     averaged), kept with a model for ``spectrum_distance`` (``None`` for a ring without frequencies)."""
-    if len(patches) > max_patches:
-        patches = patches[np.sort(np.random.default_rng(seed).choice(len(patches), max_patches, replace=False))]
+    patches = draw_patches(patches, max_patches, seed)
     return [float(v) if np.isfinite(v) else None for v in power_spectrum(np.asarray(patches, np.float32).mean(-1))]
 
 
