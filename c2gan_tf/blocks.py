@@ -3,9 +3,10 @@
 The image is read lazily as a Dask array, normalised with percentiles of the whole volume (taken from a sample of its
 chunks, never per block), and restored block by block with :func:`dask.array.map_overlap` (each block with a halo
 that covers the network's receptive field, so that blocks agree with whole-image prediction). Restored blocks are
-written into a Zarr array as they finish, each then marked done, so that a killed run restarted with the same
-command skips them. When every block is done, the result is written as OME-Zarr (multiscale pyramid, axes and
-pixel sizes) with ``ome-zarr``'s writer.
+written (in normalised units, as the network gives them) into a Zarr array as they finish, each then marked done, so
+that a killed run restarted with the same command skips them. When every block is done, the result is mapped into
+the target domain's units (with the whole volume's calibration, :func:`output_units`) and written as OME-Zarr
+(multiscale pyramid, axes and pixel sizes) with ``ome-zarr``'s writer.
 
 By default the work runs on Dask's threaded scheduler in this process (nothing to set up); ``scheduler='tcp://...'``
 runs it on an existing ``dask.distributed`` cluster, where every worker loads the model (once) from its folder, with
@@ -24,7 +25,8 @@ from dask.callbacks import Callback
 
 from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
-from .prepare import FixedNormalizer
+from .calibration import calibrated_range, image_calibration
+from .prepare import FixedNormalizer, to_domain_units
 
 
 def sample_chunks(x, n_chunks=32, seed=0):
@@ -211,10 +213,10 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     model_key = _model_key(model)
     with _loading:
         _models[model_key] = model  # this process uses the object given, never an older one of the same folder
-    restored, qc_blocks = _restored(model, model_key, x, axes, direction, qc is not None)
+    (mi, ma), restored, qc_blocks = _restored(model, model_key, x, axes, direction, qc is not None)
     job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
                direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize],
-               qc=qc is not None)
+               qc=qc is not None, units='normalised')
     partial, done = _prepare(out, job, x, qc_blocks)
     stores = [_delayed_store(restored, b, partial, _marker(done, b)) for b in np.ndindex(*restored.numblocks)
               if not os.path.exists(_marker(done, b))]
@@ -224,7 +226,8 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     if stores:
         _compute(stores, int(np.prod(restored.numblocks)) * (1 if qc is None else 2), scheduler, progress)
     summary = None if qc is None else _write_qc(model, out, axes, spacing, qc, n_levels, partial)
-    write_ome_zarr(da.from_zarr(partial), axes, spacing, out, n_levels, dtype, rescale)
+    low, high = output_units(model, da.from_zarr(partial), axes, direction, mi, ma)
+    write_ome_zarr(to_domain_units(da.from_zarr(partial), low, high), axes, spacing, out, n_levels, dtype, rescale)
     for folder in (partial, done) + ((_qc_partial(out),) if qc is not None else ()):
         shutil.rmtree(folder)
     return out if qc is None else (out, summary)
@@ -245,11 +248,11 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
         v = v[tuple(0 if a == 'C' else slice(None) for a in axes)]
     qmap, residual = v[..., 0], v[..., 1]
     changed, mean_residual = da.compute((qmap > CHANGED).mean(), residual.mean())
-    b, target = model.domain_stats.get('B', {}), model.output_range()
+    b = model.domain_stats.get('B', {})
     restored, distance, spectral = da.from_zarr(partial), None, None
-    if target is not None and (b.get('quantiles') is not None or b.get('spectrum') is not None):
-        # G's output in B's normalised units, channels averaged, in up to 32 of its blocks
-        ys = [(np.asarray(y, np.float32) - target[0]) / (target[1] - target[0]) for y in sample_chunks(
+    if b.get('quantiles') is not None or b.get('spectrum') is not None:
+        # G's output (normalised units), channels averaged, in up to 32 of its blocks
+        ys = [np.asarray(y, np.float32) for y in sample_chunks(
             restored.mean(axis=axes.index('C')) if 'C' in axes else restored)]
         if b.get('quantiles') is not None:
             distance = distance_to_quantiles(np.concatenate([y.ravel() for y in ys]), b['quantiles'])
@@ -269,14 +272,33 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
     return summary
 
 
+def output_units(model, restored, axes, direction, mi, ma):
+    """``(low, high)``: the intensities that a whole restoration's normalised 0 and 1 become.
+
+    Those of :meth:`c2gan_tf.C2GAN.output_range`, with the whole volume's calibration folded in when the model
+    :meth:`~c2gan_tf.C2GAN.calibrates_per_image` (its percentiles from up to 32 of ``restored``'s blocks, as the
+    input's are); without intensity statistics, the input's own range ``mi``..``ma`` (per channel, shaped to
+    broadcast).
+    """
+    target = model.output_range(direction)
+    if target is None:
+        shape = [-1 if a == 'C' else 1 for a in axes]
+        return tuple(np.reshape(np.asarray(v, np.float32), shape) for v in (mi, ma))
+    if model.calibrates_per_image(direction):
+        values = np.concatenate([np.ravel(y) for y in sample_chunks(restored)])
+        target = calibrated_range(*target, *image_calibration(values, model.config.norm_pmin, model.config.norm_pmax))
+    return target
+
+
 def _restored(model, model_key, x, axes, direction, with_qc=False):
-    """The restored image as a Dask array with ``x``'s chunks, each block predicted with the network's halo; and,
-    ``with_qc``, the QC blocks (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
+    """The whole volume's percentiles ``(mi, ma)`` (:func:`volume_percentiles`), the restored image in normalised
+    units as a Dask array with ``x``'s chunks, each block predicted with the network's halo; and, ``with_qc``, the QC
+    blocks (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
     import dask.array as da
     from dask.array.overlap import ensure_minimum_chunksize
     c = model.config
     mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
-    normalizer = FixedNormalizer(mi, ma, *(model.output_range(direction) or (None, None)))
+    normalizer = FixedNormalizer(mi, ma)
     # pad the whole image as whole-image prediction does (CSBDeep's PadAndCropResizer), so that every block lies on
     # the network's pooling grid; the blocks then need no padding of their own, and the result is cropped back
     pad = padding(model, axes, x.shape)
@@ -291,7 +313,7 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
     crop = tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))
     restored = restored[crop].rechunk(x.chunks)
     if not with_qc:
-        return restored, None
+        return (mi, ma), restored, None
     # blocks at least as large as the QC's halo (G, F and smoothing: larger than the restoration's), one task each
     halo_qc = qc_halo(model, axes)
     padded = padded.rechunk(tuple(ensure_minimum_chunksize(halo_qc[i], c) for i, c in enumerate(padded.chunks)))
@@ -302,7 +324,7 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
         chunks=chunks, dtype=np.float32, meta=np.empty((0,) * (x.ndim + 1), np.float32))
     # back onto the restoration's blocks: the partial QC array is chunked as they are, so that no two tasks write
     # into one Zarr chunk (two concurrent writes of one chunk keep only one of them)
-    return restored, qc[crop + (slice(None),)].rechunk(
+    return (mi, ma), restored, qc[crop + (slice(None),)].rechunk(
         tuple((1,) if a == 'C' else c for a, c in zip(axes, x.chunks)) + ((2,),))
 
 

@@ -10,8 +10,11 @@ those of the same patches, G's inputs: a restoration keeps its input's normalise
 percentiles instead, the calibration went astray where random patches miss the bright structures of one domain's
 images more than of the other's: patches do not sample an image's brightest pixels evenly, but G's inputs and
 outputs share their patches.) G's outputs are measured after every epoch (:class:`c2gan_tf.run.OutputPercentiles`),
-so the map of any kept weights is known. Being affine, it changes no structure (normalised PSNR and SSIM are the
-same), only the units; chosen on development data (``benchmarks/calibration.py``; ``benchmarks/README.md``).
+so the map of any kept weights is known (``Config.output_calibration='percentiles'``). The same rule measured on
+the image being restored (:func:`image_calibration`, ``'per_image'``, the default) maps its output's own percentiles
+onto its input's, which are 0 and 1 after normalisation, so it holds for each image, not on average over A's
+patches. Being affine, either changes no structure (normalised PSNR and SSIM are the same), only the units; chosen
+on development data (``benchmarks/calibration.py``; ``benchmarks/README.md``).
 """
 
 import numpy as np
@@ -46,6 +49,13 @@ def calibration(output_percentiles, target_percentiles, min_width=1e-3):
         return 1.0, 0.0
     scale = (to_high - to_low) / (high - low)
     return float(scale), float(to_low - scale * low)
+
+
+def image_calibration(values, pmin, pmax):
+    """``(scale, offset)`` of the per-image calibration: the map that takes the ``pmin`` and ``pmax`` percentiles of
+    all of one restoration's normalised ``values`` together (channels too) onto 0 and 1, those of its normalised
+    input; ``(1, 0)`` for an output without contrast (:func:`calibration`)."""
+    return calibration(np.percentile(np.asarray(values, np.float32), [pmin, pmax]), (0.0, 1.0))
 
 
 def calibrated_range(low, high, scale, offset):

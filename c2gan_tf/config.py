@@ -108,12 +108,13 @@ class Config(BaseConfig):
     norm_pmin, norm_pmax : float
         Percentiles used to normalise images (1 and 99.8), in training data and by default in prediction.
     output_calibration : str
-        ``'percentiles'`` (default): restorations go into domain B's units through the affine map that takes the
-        pooled ``norm_pmin``/``norm_pmax`` percentiles of G's outputs of A's training patches onto those of the
-        same patches (:mod:`c2gan_tf.calibration`; measured after every epoch, so known for any kept weights): a
-        restoration keeps its input's normalised range, which B's typical range maps into B's units, however much
-        brighter or dimmer G makes it. Structure is not changed. ``'none'``: B's typical range only. Chosen on
-        development data (``benchmarks/calibration.py``).
+        How restorations keep their input's normalised range on their way into domain B's units (B's typical range
+        maps normalised 0 and 1 into them), however much brighter or dimmer G makes them; structure is not changed
+        (:mod:`c2gan_tf.calibration`). ``'per_image'`` (default): each restoration's own ``norm_pmin``/``norm_pmax``
+        percentiles (of a whole volume's, in blocks) go to 0 and 1, as its normalised input's are.
+        ``'percentiles'``: one affine map for every image, which takes the pooled percentiles of G's outputs of A's
+        training patches onto those of the same patches (measured after every epoch, so known for any kept
+        weights). ``'none'``: B's typical range only. Chosen on development data (``benchmarks/calibration.py``).
     train_patch_size : tuple of int
         Spatial size of training patches (default 128x128 in 2D, 16x64x64 in 3D).
     train_epochs, train_steps_per_epoch, train_batch_size : int
@@ -182,7 +183,7 @@ class Config(BaseConfig):
 
         self.norm_pmin = 1.0
         self.norm_pmax = 99.8
-        self.output_calibration = 'percentiles'
+        self.output_calibration = 'per_image'
 
         self.train_patch_size = (128, 128) if self.n_dim == 2 else (16, 64, 64)
         self.train_epochs = 100
@@ -314,7 +315,7 @@ def rules(config):
     r['norm_pmin'] = is_num(c.norm_pmin, 0, 100), 'a percentile from 0 to 100'
     r['norm_pmax'] = (is_num(c.norm_pmax, 0, 100) and r['norm_pmin'][0] and c.norm_pmin < c.norm_pmax,
                       'a percentile from 0 to 100, above norm_pmin')
-    r['output_calibration'] = one_of(c.output_calibration, ('percentiles', 'none'))
+    r['output_calibration'] = one_of(c.output_calibration, ('per_image', 'percentiles', 'none'))
     r['unet_pool'] = ((c.unet_pool is None or (isinstance(c.unet_pool, (tuple, list))
                                                   and len(c.unet_pool) == c.n_dim
                                                   and all(is_int(p) and p in (1, 2, 4) for p in c.unet_pool))),

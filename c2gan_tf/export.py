@@ -13,7 +13,7 @@ import numpy as np
 from csbdeep.models.base_model import suppress_without_basedir
 
 from .atomic import atomic_path
-from .prepare import check_finite, to_network_axes
+from .prepare import DomainNormalizer, check_finite, to_network_axes
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,11 @@ class ExportMixin:
         target domain's intensity range (when the model has those statistics), a test input and the output this
         model computes for it, a cover image, documentation and the citations of c2GAN and CSBDeep.
 
+        The post-processing is fixed: with ``config.output_calibration='per_image'`` (the default) restorations go
+        through the training-time calibration of the weights (:meth:`export_range`) instead, as bioimageio.core
+        0.11 cannot yet take an output's own percentiles (it computes every per-sample statistic before the model
+        runs, so one of the output fails with ``KeyError: 'output'``).
+
         Parameters
         ----------
         path : str
@@ -330,10 +335,12 @@ class ExportMixin:
         """
         generator = self._generator(direction)
         x = crop_test_input(test_input, axes, self.config.axes, self.config.div_by())
-        y = self.predict(x, self.config.axes, direction=direction)
+        target = self.export_range(direction)
+        y = self.predict(x, self.config.axes, direction=direction, normalizer=None if target is None else
+                         DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax))
         export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1],
                           self.config.div_by(), (self.config.norm_pmin, self.config.norm_pmax),
-                          output_range=self.output_range(direction),
+                          output_range=target,
                           name=name or '%s %s (c2GAN)' % (self.name, direction),
                           description=description or 'c2GAN generator %s trained with c2gan_tf' % direction,
                           authors=authors, license=license, documentation=documentation)

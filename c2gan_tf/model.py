@@ -48,9 +48,12 @@ class C2GAN(TrainingMixin, PredictionMixin, ExportMixin, CARE):
         Per domain (``'A'``, ``'B'``): saliency ``threshold``, ``polarity``, ``steepness``, ``sigma`` used in training,
         and, if given to :meth:`train`, the intensity range ``low``/``high``. Saved as ``domain_stats.json``.
     output_calibration : tuple(float, float) or None
-        ``(scale, offset)``: the affine map of G's normalised outputs that the restorations go through on their way
-        into domain B's units (:mod:`c2gan_tf.calibration`), for the weights the model holds; ``None``: none
-        (``config.output_calibration='none'``, or weights whose outputs were not measured).
+        ``(scale, offset)``: the training-time calibration of the weights the model holds
+        (:mod:`c2gan_tf.calibration`): the affine map of G's normalised outputs that every restoration goes
+        through on its way into domain B's units with ``config.output_calibration='percentiles'``, and the
+        bioimage.io package's with ``'per_image'`` (the default, which otherwise calibrates each restoration by
+        itself: :meth:`calibrates_per_image`); ``None`` with ``'none'``, or for weights whose outputs were not
+        measured.
     """
 
     def __init__(self, config, name=None, basedir='.', weights=None):
@@ -192,5 +195,5 @@ class C2GAN(TrainingMixin, PredictionMixin, ExportMixin, CARE):
         """Set :attr:`output_calibration` for the generator weights of ``epoch``, as ``config.output_calibration``
         says (:func:`c2gan_tf.run.output_calibration`)."""
         self.output_calibration = None
-        if self.config.output_calibration == 'percentiles':
+        if self.config.output_calibration != 'none':
             self.output_calibration = run.output_calibration(history, epoch, self.domain_stats.get('A', {}))

@@ -47,20 +47,36 @@ class PredictionMixin:
 
     def output_range(self, direction='AtoB'):
         """The intensities ``(low, high)`` that normalised outputs 0 and 1 of a direction become: the target
-        domain's typical range, with :attr:`output_calibration` folded in for restorations (``'AtoB'``); ``None``
-        when the model has no intensity statistics (:func:`c2gan_tf.prepare.target_range`)."""
+        domain's typical range, with :attr:`output_calibration` folded in for restorations (``'AtoB'``) when
+        ``config.output_calibration='percentiles'``; ``None`` when the model has no intensity statistics
+        (:func:`c2gan_tf.prepare.target_range`)."""
+        pooled = direction == 'AtoB' and self.config.output_calibration == 'percentiles'
+        return target_range(self.domain_stats, direction, self.output_calibration if pooled else None)
+
+    def export_range(self, direction='AtoB'):
+        """The fixed range of exports that cannot calibrate each image: :meth:`output_range` with
+        :attr:`output_calibration` folded in for restorations whenever it is known (``'per_image'`` too)."""
         return target_range(self.domain_stats, direction, self.output_calibration if direction == 'AtoB' else None)
+
+    def calibrates_per_image(self, direction='AtoB'):
+        """Whether each restoration's own percentiles are mapped onto its normalised input's before
+        :meth:`output_range` (``config.output_calibration='per_image'``, with domain B's intensity statistics;
+        :func:`c2gan_tf.calibration.image_calibration`)."""
+        return (direction == 'AtoB' and self.config.output_calibration == 'per_image'
+                and self.output_range(direction) is not None)
 
     def default_normalizer(self, direction='AtoB'):
         """The normalizer :meth:`predict` uses by default.
 
         The input is normalised with percentiles ``config.norm_pmin``/``norm_pmax``; the output is mapped into
-        :meth:`output_range` (:class:`DomainNormalizer`), or, when the model has no intensity statistics, back into
-        the input's own range (CSBDeep's default).
+        :meth:`output_range` (:class:`DomainNormalizer`; a restoration through its own percentiles first when
+        :meth:`calibrates_per_image`), or, when the model has no intensity statistics, back into the input's own
+        range (CSBDeep's default).
         """
         target = self.output_range(direction)
         if target is not None:
-            return DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax)
+            return DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax,
+                                    per_image=self.calibrates_per_image(direction))
         warnings.warn('the model has no intensity statistics of domain %s: the output is mapped into the '
                       "input's intensity range instead" % ('B' if direction == 'AtoB' else 'A'))
         return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)

@@ -9,7 +9,7 @@ import numpy as np
 from csbdeep.data import Normalizer, PercentileNormalizer
 from csbdeep.utils import axes_check_and_normalize, move_image_axes, normalize_mi_ma
 
-from .calibration import calibrated_range
+from .calibration import calibrated_range, image_calibration
 
 
 def to_network_axes(img, axes, config_axes):
@@ -141,31 +141,36 @@ class DomainNormalizer(PercentileNormalizer):
         Target domain's intensities of normalised 0 and 1.
     pmin, pmax : float
         Percentiles normalising the input.
+    per_image : bool
+        First map the output's own ``pmin``/``pmax`` percentiles onto 0 and 1, as the input's are
+        (:func:`c2gan_tf.calibration.image_calibration`; ``Config.output_calibration='per_image'``).
     """
 
-    def __init__(self, low, high, pmin=1.0, pmax=99.8):
+    def __init__(self, low, high, pmin=1.0, pmax=99.8, per_image=False):
         super().__init__(pmin, pmax, do_after=True)
-        self.low, self.high = float(low), float(high)
+        self.low, self.high, self.per_image = float(low), float(high), bool(per_image)
 
     def after(self, mean, scale, axes):
-        return (to_domain_units(mean, self.low, self.high).astype(self.dtype, copy=False),
-                None if scale is None else ((self.high - self.low) * scale).astype(self.dtype, copy=False))
+        low, high = self.low, self.high
+        if self.per_image:
+            low, high = calibrated_range(low, high, *image_calibration(mean, self.pmin, self.pmax))
+        return (to_domain_units(mean, low, high).astype(self.dtype, copy=False),
+                None if scale is None else ((high - low) * scale).astype(self.dtype, copy=False))
 
 
 class FixedNormalizer(Normalizer):
     """Normalisation with intensities fixed in advance (percentiles of a whole volume), the same for every block.
 
-    ``mi`` and ``ma`` (per channel) become 0 and 1; the output is mapped to ``low``..``high`` (the target domain's
-    range), or back to ``mi``..``ma`` when those are None.
+    ``mi`` and ``ma`` (per channel) become 0 and 1; the output stays in normalised units (the blocks map the whole
+    restoration into units at the end: :func:`c2gan_tf.blocks.output_units`).
     """
 
-    def __init__(self, mi, ma, low=None, high=None):
+    def __init__(self, mi, ma):
         self.mi, self.ma = np.asarray(mi, np.float32), np.asarray(ma, np.float32)
-        self.low, self.high = low, high
 
     @property
     def do_after(self):
-        return True
+        return False
 
     def _per_channel(self, v, axes, ndim):
         shape = [1] * ndim
@@ -178,7 +183,4 @@ class FixedNormalizer(Normalizer):
         return normalize_mi_ma(x, mi, ma)
 
     def after(self, mean, scale, axes):
-        if self.low is None:
-            mi, ma = (self._per_channel(v, axes, mean.ndim) for v in (self.mi, self.ma))
-            return to_domain_units(mean, mi, ma).astype(np.float32), None
-        return to_domain_units(mean, self.low, self.high).astype(np.float32), None
+        return mean, scale  # normalised units (do_after is False)

@@ -12,6 +12,7 @@ import tifffile
 import zarr
 
 from c2gan_tf.blocks import FixedNormalizer, predict_blocks, volume_percentiles
+from c2gan_tf.calibration import calibrated_range, image_calibration
 from c2gan_tf.io.zarr import open_image
 from conftest import job, result, train_tiny
 
@@ -24,10 +25,14 @@ def uneven_image(shape, seed=0):
 
 
 def in_memory(model, img, axes, chunks):
-    """Whole-image prediction with the whole volume's sampled percentiles, as the blocks are normalised."""
-    mi, ma = volume_percentiles(da.from_array(img, chunks=chunks), axes, model.config.norm_pmin,
-                                model.config.norm_pmax)
-    return model.predict(img, axes, normalizer=FixedNormalizer(mi, ma, *model.output_range()))
+    """Whole-image prediction with the whole volume's sampled percentiles, as the blocks are normalised, into B's
+    units with the calibration of the whole output (the blocks sample at most 32 blocks: all of them here)."""
+    c = model.config
+    x = da.from_array(img, chunks=chunks)
+    assert np.prod(x.numblocks) <= 32
+    v = model.predict(img, axes, normalizer=FixedNormalizer(*volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)))
+    low, high = calibrated_range(*model.output_range(), *image_calibration(v, c.norm_pmin, c.norm_pmax))
+    return low + v * (high - low)
 
 
 def test_blocks_of_a_tiff_agree_with_whole_image_prediction_and_keep_pixel_size(tiny_model, tmp_path):
@@ -186,7 +191,7 @@ def test_qc_blocks_are_stored_on_the_restoration_s_blocks(tiny_model, shape):
     from c2gan_tf import blocks
     model, _, _ = tiny_model
     x = da.from_array(uneven_image(shape), chunks=64)
-    restored, qc = blocks._restored(model, blocks._model_key(model), x, 'YX', 'AtoB', with_qc=True)
+    _, restored, qc = blocks._restored(model, blocks._model_key(model), x, 'YX', 'AtoB', with_qc=True)
     assert restored.chunks == x.chunks and qc.chunks == x.chunks + ((2,),)
 
 
@@ -196,7 +201,8 @@ def test_qc_map_in_blocks_equals_the_whole_image_map_and_the_cli_writes_it(tiny_
     out, summary = predict_blocks(model, da.from_array(img, chunks=64), str(tmp_path / 'o.ome.zarr'), axes='YX',
                                   block_size=64, progress=False, qc=str(tmp_path / 'o_qc.ome.zarr'))
     mi, ma = volume_percentiles(da.from_array(img, chunks=64), 'YX', model.config.norm_pmin, model.config.norm_pmax)
-    restored, qc = model.predict(img, 'YX', normalizer=FixedNormalizer(mi, ma, *model.output_range()), return_qc=True)
+    _, qc = model.predict(img, 'YX', normalizer=FixedNormalizer(mi, ma), return_qc=True)
+    restored = in_memory(model, img, 'YX', (64, 64))
     qmap, axes, _ = open_image(str(tmp_path / 'o_qc.ome.zarr'))
     assert axes == 'YX' and qmap.chunksize == (64, 64)
     np.testing.assert_allclose(np.asarray(qmap), qc.map, atol=1e-4)  # QC blocks 3 x 2 (halo 52: G, F, smoothing)

@@ -2,9 +2,17 @@ import numpy as np
 import pytest
 
 from c2gan_tf import C2GAN
-from c2gan_tf.calibration import calibrated_range, calibration, patch_sample, pooled_percentiles
+from c2gan_tf.calibration import calibrated_range, calibration, image_calibration, patch_sample, pooled_percentiles
 from c2gan_tf.run import output_calibration
 from conftest import random_patches, train_tiny
+
+
+@pytest.fixture(scope='module')
+def pooled_model(tmp_path_factory):
+    """A tiny model with ``output_calibration='percentiles'``: ``(model, history, basedir)``."""
+    basedir = tmp_path_factory.mktemp('pooled')
+    model, history = train_tiny(basedir, output_calibration='percentiles')
+    return model, history, basedir
 
 
 def test_calibration_maps_the_outputs_percentiles_onto_the_targets(rng):
@@ -17,6 +25,13 @@ def test_calibration_maps_the_outputs_percentiles_onto_the_targets(rng):
 
 def test_a_constant_output_is_not_calibrated():
     assert calibration((0.5, 0.5), (0.0, 1.0)) == (1.0, 0.0)
+    assert image_calibration(np.full((8, 8), 0.3), 1, 99.8) == (1.0, 0.0)
+
+
+def test_the_image_calibration_maps_the_images_percentiles_onto_0_and_1(rng):
+    v = rng.gamma(2.0, 0.3, (40, 30, 2)).astype(np.float32)  # channels pooled
+    scale, offset = image_calibration(v, 1, 99.8)
+    np.testing.assert_allclose(np.percentile(scale * v + offset, [1, 99.8]), [0, 1], atol=1e-5)
 
 
 def test_the_calibrated_range_folds_the_map_into_the_units(rng):
@@ -40,8 +55,8 @@ def test_weights_without_measured_outputs_are_not_calibrated():
     assert output_calibration({'out_low': [0.1], 'out_high': [0.6]}, 1, a) == pytest.approx((2.0, -0.2))
 
 
-def test_training_measures_g_every_epoch_and_calibrates_the_weights_a_model_holds(tiny_model):
-    model, history, basedir = tiny_model
+def test_training_measures_g_every_epoch_and_calibrates_the_weights_a_model_holds(pooled_model):
+    model, history, basedir = pooled_model
     h, a = history.history, model.domain_stats['A']['percentiles']
     assert len(h['out_low']) == len(h['out_high']) == 2
     # the last epoch's measure is G's pooled percentiles of (a sample of) A's training patches, whose own are A's
@@ -60,8 +75,8 @@ def test_training_measures_g_every_epoch_and_calibrates_the_weights_a_model_hold
         assert loaded.output_calibration == pytest.approx(calibration((h['out_low'][e - 1], h['out_high'][e - 1]), a))
 
 
-def test_restorations_go_into_b_units_through_the_calibration(tiny_model, rng):
-    model, _, _ = tiny_model
+def test_restorations_go_into_b_units_through_the_calibration(pooled_model, rng):
+    model, _, _ = pooled_model
     x = rng.random((32, 48), np.float32) * 1000 + 5000
     scale, offset = model.output_calibration
     raw = (model.predict(x, 'YX') - 110) / (2000 - 110)  # B's typical range (conftest.TINY_STATS)
@@ -71,6 +86,18 @@ def test_restorations_go_into_b_units_through_the_calibration(tiny_model, rng):
     np.testing.assert_allclose(raw, scale * v + offset, rtol=1e-4, atol=1e-4)
     assert model.output_range() == pytest.approx(calibrated_range(110, 2000, scale, offset))
     assert model.output_range('BtoA') == (100.0, 300.0)  # degradations are not calibrated
+    assert not model.calibrates_per_image()
+
+
+def test_the_default_calibrates_each_restoration_and_never_a_degradation(tiny_model, rng):
+    model, history, _ = tiny_model
+    assert model.config.output_calibration == 'per_image' and model.output_calibration is not None  # bioimage.io's
+    assert 'out_low' in history.history  # measured either way
+    assert model.calibrates_per_image() and not model.calibrates_per_image('BtoA')
+    assert model.output_range() == (110.0, 2000.0)
+    x = rng.random((40, 48), np.float32) * 1000 + 5000
+    for out in (model.predict(x, 'YX'), model.predict(x, 'YX', n_tiles=(2, 2))):
+        np.testing.assert_allclose(np.percentile(out, [1, 99.8]), [110, 2000], rtol=1e-4)
 
 
 def test_output_calibration_none_keeps_b_typical_range(tmp_path):

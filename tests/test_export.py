@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from c2gan_tf import C2GAN
+from c2gan_tf import C2GAN, DomainNormalizer
+from c2gan_tf.calibration import calibrated_range
 from conftest import random_patches, tiny_config, train_tiny
 
 TF1_DIR = Path(os.environ.get('TF1_RUNTIME_DIR', Path.home() / '.cache' / 'tf1-runtime'))
@@ -111,9 +112,12 @@ def test_bioimageio_package_validates_and_passes_the_core_test(tmp_path, rng, ax
     assert descr.validation_summary.status == 'valid-format', descr.validation_summary.format()
     assert set(descr.weights.available_formats) == {'keras_v3', 'tensorflow_saved_model_bundle'}
     assert [str(p.id) for p in descr.inputs[0].preprocessing if str(p.id) != 'ensure_dtype'] == ['scale_range']
-    post = [p for p in descr.outputs[0].postprocessing if str(p.id) == 'scale_linear'][0]
-    low, high = model.output_range()  # B's range 110..2000, calibrated
-    assert post.kwargs.gain == pytest.approx(high - low) and post.kwargs.offset == pytest.approx(low)
+    # a fixed map: B's range 110..2000 with the training-time calibration (not each output's own percentiles)
+    post = [p for p in descr.outputs[0].postprocessing if str(p.id) != 'ensure_dtype']
+    assert [str(p.id) for p in post] == ['scale_linear']
+    low, high = calibrated_range(110, 2000, *model.output_calibration)
+    assert (low, high) == pytest.approx(model.export_range()) and (low, high) != pytest.approx((110, 2000))
+    assert post[0].kwargs.gain == pytest.approx(high - low) and post[0].kwargs.offset == pytest.approx(low)
     assert any('10.1038/s41377-021-00484-y' in str(cite.doi) for cite in descr.cite)
 
     monkeypatch.chdir(tmp_path)  # bioimageio.core unpacks TensorFlow weights into the current folder
@@ -122,12 +126,13 @@ def test_bioimageio_package_validates_and_passes_the_core_test(tmp_path, rng, ax
     reproduced = [d.name for d in summary.details if d.name.startswith('Reproduce test outputs')]
     assert len(reproduced) == 2 and all(d.status == 'passed' for d in summary.details)
 
-    # the test output is what C2GAN.predict gives (cropped to a multiple of 4)
+    # the test output is what C2GAN.predict gives (cropped to a multiple of 4) through the package's fixed map
     with zipfile.ZipFile(path) as z:
         z.extract('test_output.npy', tmp_path)
     cropped = x[tuple(slice(0, s - s % 4) for s in x.shape)]
-    np.testing.assert_allclose(np.load(tmp_path / 'test_output.npy')[0, ..., 0], model.predict(cropped, axes),
-                               rtol=1e-5, atol=1e-3)
+    fixed = DomainNormalizer(low, high, c.norm_pmin, c.norm_pmax)
+    np.testing.assert_allclose(np.load(tmp_path / 'test_output.npy')[0, ..., 0],
+                               model.predict(cropped, axes, normalizer=fixed), rtol=1e-5, atol=1e-3)
 
 
 def test_bioimageio_package_of_a_model_trained_on_normalised_data(tmp_path, rng, monkeypatch):

@@ -6,6 +6,7 @@ import pytest
 from csbdeep.data import NoNormalizer, PercentileNormalizer
 
 from c2gan_tf import C2GAN, DomainNormalizer
+from c2gan_tf.calibration import calibrated_range, image_calibration
 from conftest import random_patches, tiny_config, train_tiny
 
 
@@ -91,8 +92,13 @@ def test_predict_maps_into_domain_b_units(tiny_model, rng):
     norm = PercentileNormalizer(model.config.norm_pmin, model.config.norm_pmax, do_after=False)
     raw = model.predict(x, 'YX', normalizer=norm)  # normalised network output
     out = model.predict(x, 'YX')
-    low, high = model.output_range()  # B's typical range (110..2000) with the output calibration
-    np.testing.assert_allclose(out, low + raw * (high - low), rtol=1e-4, atol=1e-3)
+    assert model.output_range() == (110.0, 2000.0)  # B's typical range
+    # the restoration's own percentiles become B's typical range's ends (the per-image calibration)
+    scale, offset = image_calibration(raw, model.config.norm_pmin, model.config.norm_pmax)
+    assert scale != pytest.approx(1, abs=1e-2)
+    np.testing.assert_allclose(out, 110 + (scale * raw + offset) * 1890, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(np.percentile(out, [model.config.norm_pmin, model.config.norm_pmax]), [110, 2000],
+                               rtol=1e-4)
     back = model.predict(x, 'YX', direction='BtoA', normalizer=norm)
     np.testing.assert_allclose(model.predict(x, 'YX', direction='BtoA'), 100 + back * 200, rtol=1e-4, atol=1e-3)
     assert not np.allclose(raw, back)
@@ -104,6 +110,8 @@ def test_domain_normalizer():
     v = n.before(x, 'YX')
     np.testing.assert_allclose(v, [[0, 0.25], [0.5, 1]], atol=1e-6)
     np.testing.assert_allclose(n.after(v, None, 'YX')[0], [[10, 35], [60, 110]], atol=1e-4)
+    per_image = DomainNormalizer(10, 110, pmin=0, pmax=100, per_image=True)
+    np.testing.assert_allclose(per_image.after(v / 2 + 0.2, None, 'YX')[0], [[10, 35], [60, 110]], atol=1e-4)
 
 
 @pytest.mark.parametrize('shape,n_tiles', [((64, 96), (2, 3)), ((70, 50), (3, 2)), ((128, 40), (4, 1))])
@@ -229,22 +237,20 @@ def test_2d_model_restores_stacks_plane_by_plane_with_one_normalisation(tiny_mod
     out = model.predict(stack, axes)
     assert out.shape == stack.shape and out.dtype == np.float32
     mi, ma = np.percentile(stack, [model.config.norm_pmin, model.config.norm_pmax])
-    low, high = model.output_range()
 
-    class WholeStack(NoNormalizer):  # the stack's percentiles for every plane, output in B's units
-        do_after = True
-
+    class WholeStack(NoNormalizer):  # the stack's percentiles for every plane, output normalised
         def before(self, x, axes):
             return ((x - mi) / (ma - mi)).astype(np.float32)
-
-        def after(self, mean, scale, axes):
-            return low + mean * (high - low), None
 
     from csbdeep.utils import move_image_axes
     loop = ''.join(a for a in axes if a not in 'YX')
     moved = move_image_axes(stack, axes, loop + 'YX')
     planes = moved.reshape((-1,) + moved.shape[-2:])
-    expected_planes = np.stack([model.predict(p, 'YX', normalizer=WholeStack()) for p in planes])
+    normalised = np.stack([model.predict(p, 'YX', normalizer=WholeStack()) for p in planes])
+    # into B's units with one calibration of the whole stack
+    low, high = calibrated_range(*model.output_range(), *image_calibration(normalised, model.config.norm_pmin,
+                                                                          model.config.norm_pmax))
+    expected_planes = low + normalised * (high - low)
     expected = move_image_axes(expected_planes.reshape(moved.shape), loop + 'YX', axes)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-3)
     # not one normalisation per plane
