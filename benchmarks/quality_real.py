@@ -32,13 +32,20 @@ above its ceiling in cyan, a row per set) and ``quality_real_examples.npz`` (the
 
 Resumable: every finished (set, method, seed) is kept in the JSON and not recomputed, so the run can be made in
 parts: ``--datasets w2s``, then ``--datasets w2s-swap``, ... (or ``hagen``, or single names), ``--methods`` to
-choose methods, ``--seeds`` to add seeds.
+choose methods, ``--seeds`` to add seeds. ``--rerun TAG`` trains the chosen methods of the chosen sets again (after
+a change of the package), replacing their runs that carry another tag (or none); runs are tagged, so a rerun
+resumes. ``--keep DIR`` keeps each GAN's model folder (``DIR/SET/METHOD/SEED/METHOD``); ``--reevaluate`` then
+measures kept GANs again without training them (after a change of how outputs are mapped into units: training does
+not depend on ``Config.output_calibration``, so the kept folders are given today's default of it first), keeping
+what their training recorded; each GAN run records the ``output_calibration`` it was measured with.
 
 usage: python benchmarks/quality_real.py [--setting cpu|full] [--datasets ...] [--methods ...] [--seeds N]
+                                         [--rerun TAG] [--keep DIR [--reevaluate]]
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -225,8 +232,9 @@ def gan_budget(entry, s):
     return float(np.mean(seconds)) if seconds else None
 
 
-def run_method(method, d, s, seed, basedir, entry):
-    """Outputs of one method on every test image (in domain B's units), and what its training recorded."""
+def run_method(method, d, s, seed, basedir, entry, reevaluate=False):
+    """Outputs of one method on every test image (in domain B's units), and what its training recorded (with
+    ``reevaluate``, a GAN kept in ``basedir`` is loaded instead of trained, and nothing is recorded)."""
     from c2gan_tf.data import intensity_stats
     to_b = intensity_stats(d['B'])  # the range of B's training images, as the GANs store it
 
@@ -246,7 +254,8 @@ def run_method(method, d, s, seed, basedir, entry):
         outputs, info = noise2void(d, s, seed, basedir, method == 'N2V2', budget)
         return [units(o) for o in outputs], info
     elif method in GANS:
-        model, info = train_gan(d, s, method, seed, basedir)
+        model, info = (kept_gan(method, basedir), {}) if reevaluate else train_gan(d, s, method, seed, basedir)
+        info['output_calibration'] = model.config.output_calibration
         predict = lambda x: model.predict(x, 'YX')  # noqa: E731
     elif method == 'CARE (paired)':
         from c2gan_tf import DomainNormalizer
@@ -259,6 +268,18 @@ def run_method(method, d, s, seed, basedir, entry):
     outputs = [predict(x) for x, _ in d['test']]
     info['predict_seconds'] = time.perf_counter() - t
     return outputs, info
+
+
+def kept_gan(method, basedir):
+    """A kept GAN as a user gets it today: its folder's ``output_calibration`` set to today's default first."""
+    from c2gan_tf import C2GAN, Config
+    path = os.path.join(basedir, method, 'config.json')
+    with open(path) as f:
+        config = json.load(f)
+    config['output_calibration'] = Config('YX').output_calibration
+    with open(path, 'w') as f:
+        json.dump(config, f, indent=1)
+    return C2GAN(None, method, basedir)
 
 
 def examples_file(out):
@@ -376,7 +397,8 @@ def seeds_of(method, s, n_seeds):
 
 
 def run_set(report, name, d, a):
-    """Every method and seed still missing for one set, each saved as soon as it is done."""
+    """Every method and seed still missing for one set (with ``a.rerun``: every chosen one; with
+    ``a.reevaluate``: every kept GAN), each saved as soon as it is done."""
     s = setting_of(a.setting, name)
     entry = report['datasets'].setdefault(name, {})
     entry.update(parameters=s, n_test_images=len(d['test']), weak_test=name in HAGEN_WEAK)
@@ -387,15 +409,30 @@ def run_set(report, name, d, a):
                                                      for x, gt in hindsight_pairs(d, s)]))
     if name.startswith('w2s-blur') and 'reference' not in entry:
         entry['reference'] = {'blur only': means(per_image_scores(d, [blur_only(gt) for _, gt in d['test']]))}
+    if a.rerun:  # runs of another tag (or none) are replaced
+        for method in a.methods:
+            runs = entry.get('runs', {}).get(method, {})
+            for seed in [k for k, r in runs.items() if r['training'].get('rerun') != a.rerun]:
+                del runs[seed]
     # the GANs first: Noise2Void's budget is their wall-clock time
     for method in sorted(a.methods, key=lambda m: m not in GANS):
         for seed in seeds_of(method, s, a.seeds):
-            if str(seed) in entry.get('runs', {}).get(method, {}):
+            kept = os.path.join(a.keep, name, method, str(seed)) if a.keep and method in GANS else None
+            done = entry.get('runs', {}).get(method, {}).get(str(seed))
+            if a.reevaluate:
+                if done is None or kept is None or not os.path.isdir(os.path.join(kept, method)):
+                    continue  # only kept GANs are measured again
+            elif done is not None:
                 continue  # finished earlier
             print('%s: %s, seed %d' % (name, method, seed), flush=True)
             with tempfile.TemporaryDirectory() as basedir:
+                if kept is not None:
+                    basedir = kept
+                    if not a.reevaluate:
+                        shutil.rmtree(kept, ignore_errors=True)
+                        os.makedirs(kept)
                 try:
-                    outputs, info = run_method(method, d, s, seed, basedir, entry)
+                    outputs, info = run_method(method, d, s, seed, basedir, entry, a.reevaluate)
                 except RuntimeError as e:  # Noise2Void: CAREamics' environment or budget missing
                     if method not in ('Noise2Void', 'N2V2'):
                         raise
@@ -403,6 +440,11 @@ def run_set(report, name, d, a):
                     save(report, a.out)
                     print('  not run: %s' % e, flush=True)
                     continue
+            if a.reevaluate:
+                info = dict(done['training'], predict_seconds=info['predict_seconds'],
+                            output_calibration=info['output_calibration'])
+            elif a.rerun:
+                info['rerun'] = a.rerun
             record_run(entry, d, method, seed, outputs, info)
             if seed == 0:
                 save_example(examples_file(a.out), name, method, d, outputs[0])
@@ -420,7 +462,13 @@ def main():
     p.add_argument('--seeds', type=int, default=None, help="seeds per GAN (default: the setting's)")
     p.add_argument('--data', default=DATA)
     p.add_argument('--out', default=os.path.join(HERE, 'quality_real.json'))
+    p.add_argument('--rerun', default=None, metavar='TAG',
+                   help='train the chosen methods again, replacing their runs of another tag')
+    p.add_argument('--keep', default=None, help="keep each GAN's model folder under this folder")
+    p.add_argument('--reevaluate', action='store_true', help='measure the GANs kept under --keep again')
     a = p.parse_args()
+    if a.reevaluate and (a.keep is None or a.rerun):
+        p.error('--reevaluate needs --keep (and no --rerun)')
 
     report = dict(benchmark='restoration quality on real paired images', setting=a.setting, datasets={})
     if os.path.exists(a.out):
