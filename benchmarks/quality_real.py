@@ -37,7 +37,8 @@ a change of the package), replacing their runs that carry another tag (or none);
 resumes. ``--keep DIR`` keeps each GAN's model folder (``DIR/SET/METHOD/SEED/METHOD``); ``--reevaluate`` then
 measures kept GANs again without training them (after a change of how outputs are mapped into units: training does
 not depend on ``Config.output_calibration``, so the kept folders are given today's default of it first), keeping
-what their training recorded; each GAN run records the ``output_calibration`` it was measured with.
+what their training recorded and, under ``earlier``, the metrics measured before with the folder's setting; each
+GAN run records the ``output_calibration`` it was measured with.
 
 usage: python benchmarks/quality_real.py [--setting cpu|full] [--datasets ...] [--methods ...] [--seeds N]
                                          [--rerun TAG] [--keep DIR [--reevaluate]]
@@ -254,7 +255,11 @@ def run_method(method, d, s, seed, basedir, entry, reevaluate=False):
         outputs, info = noise2void(d, s, seed, basedir, method == 'N2V2', budget)
         return [units(o) for o in outputs], info
     elif method in GANS:
-        model, info = (kept_gan(method, basedir), {}) if reevaluate else train_gan(d, s, method, seed, basedir)
+        if reevaluate:
+            model, before = kept_gan(method, basedir)
+            info = dict(output_calibration_before=before)
+        else:
+            model, info = train_gan(d, s, method, seed, basedir)
         info['output_calibration'] = model.config.output_calibration
         predict = lambda x: model.predict(x, 'YX')  # noqa: E731
     elif method == 'CARE (paired)':
@@ -271,15 +276,16 @@ def run_method(method, d, s, seed, basedir, entry, reevaluate=False):
 
 
 def kept_gan(method, basedir):
-    """A kept GAN as a user gets it today: its folder's ``output_calibration`` set to today's default first."""
+    """A kept GAN as a user gets it today: its folder's ``output_calibration`` set to today's default first; and the
+    folder's setting before."""
     from c2gan_tf import C2GAN, Config
     path = os.path.join(basedir, method, 'config.json')
     with open(path) as f:
         config = json.load(f)
-    config['output_calibration'] = Config('YX').output_calibration
+    before, config['output_calibration'] = config.get('output_calibration'), Config('YX').output_calibration
     with open(path, 'w') as f:
         json.dump(config, f, indent=1)
-    return C2GAN(None, method, basedir)
+    return C2GAN(None, method, basedir), before
 
 
 def examples_file(out):
@@ -440,9 +446,11 @@ def run_set(report, name, d, a):
                     save(report, a.out)
                     print('  not run: %s' % e, flush=True)
                     continue
-            if a.reevaluate:
+            if a.reevaluate:  # what training recorded, and the metrics measured before
+                earlier = dict(done['training'].get('earlier', {}))
+                earlier.setdefault(info['output_calibration_before'] or 'unrecorded', done['metrics'])
                 info = dict(done['training'], predict_seconds=info['predict_seconds'],
-                            output_calibration=info['output_calibration'])
+                            output_calibration=info['output_calibration'], earlier=earlier)
             elif a.rerun:
                 info['rerun'] = a.rerun
             record_run(entry, d, method, seed, outputs, info)
