@@ -26,7 +26,7 @@ from dask.callbacks import Callback
 from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
 from .calibration import calibrated_range, image_calibration
-from .prepare import FixedNormalizer, to_domain_units
+from .prepare import FixedNormalizer, per_channel, to_domain_units
 
 
 def sample_chunks(x, n_chunks=32, seed=0):
@@ -282,8 +282,7 @@ def output_units(model, restored, axes, direction, mi, ma):
     """
     target = model.output_range(direction)
     if target is None:
-        shape = [-1 if a == 'C' else 1 for a in axes]
-        return tuple(np.reshape(np.asarray(v, np.float32), shape) for v in (mi, ma))
+        return per_channel(mi, axes), per_channel(ma, axes)
     if model.calibrates_per_image(direction):
         values = np.concatenate([np.ravel(y) for y in sample_chunks(restored)])
         target = calibrated_range(*target, *image_calibration(values, model.config.norm_pmin, model.config.norm_pmax))

@@ -158,6 +158,15 @@ class DomainNormalizer(PercentileNormalizer):
                 None if scale is None else ((high - low) * scale).astype(self.dtype, copy=False))
 
 
+def per_channel(v, axes):
+    """Per-channel values ``v`` (one value without a channel axis) shaped to broadcast over an image of ``axes``."""
+    v = np.asarray(v, np.float32)
+    shape = [1] * len(axes)
+    if 'C' in axes and v.size > 1:
+        shape[axes.index('C')] = v.size
+    return v.reshape(shape)
+
+
 class FixedNormalizer(Normalizer):
     """Normalisation with intensities fixed in advance (percentiles of a whole volume), the same for every block.
 
@@ -172,14 +181,8 @@ class FixedNormalizer(Normalizer):
     def do_after(self):
         return False
 
-    def _per_channel(self, v, axes, ndim):
-        shape = [1] * ndim
-        if 'C' in axes and v.size > 1:
-            shape[axes.index('C')] = v.size
-        return v.reshape(shape)
-
     def before(self, x, axes):
-        mi, ma = (self._per_channel(v, axes, x.ndim) for v in (self.mi, self.ma))
+        mi, ma = (per_channel(v, axes) for v in (self.mi, self.ma))
         return normalize_mi_ma(x, mi, ma)
 
     def after(self, mean, scale, axes):
