@@ -90,6 +90,10 @@ CANDIDATES = {name: dict(LOWPASS_OFF, **settings) for name, settings in {
     # output into B's units on them (``calibration.py``)
     'the 2D default of 2026-12-06, kept': dict(lambda_lowpass=10.0, lowpass_transfer='affine-running',
                                                lowpass_window=16.0),
+    # 2026-12-07: the same keeping every epoch's generators (--keep DIR), for decline.py: how the restorations
+    # change after the early peak
+    'the 2D default, every epoch kept': dict(lambda_lowpass=10.0, lowpass_transfer='affine-running',
+                                             lowpass_window=16.0, train_save_every=1),
 }.items()}
 
 
