@@ -5,7 +5,7 @@ by 0.5-2.5 dB, while every validation loss the package logs still falls (issue 1
 restorations of the development pairs into what a restoration may differ from the ground truth by:
 
 - ``psnr_normalized``: the benchmark's measure (scale and offset fitted);
-- ``psnr_tone``: after the output's histogram is matched onto the ground truth's (the best monotone tone curve, with
+- ``psnr_tone``: after the output's histogram is matched onto the ground truth's (a monotone tone curve fitted with
   ground truth): a decline of ``psnr_normalized`` that ``psnr_tone`` does not share is a tone curve, not structure;
 - ``psnr_low``, ``psnr_high``: normalised PSNR of the low band (Gaussian, ``SIGMA`` px) and of the high band (the
   image minus its low band) against the ground truth's: where the content changes;
@@ -23,7 +23,6 @@ seed, one row per epoch.
 usage: python benchmarks/decline.py DIR [--candidate NAME]
 """
 import argparse
-import json
 import os
 
 import numpy as np
