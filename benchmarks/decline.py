@@ -13,8 +13,9 @@ restorations of the development pairs into what a restoration may differ from th
 and, without ground truth, what a checkpoint rule could read: ``fidelity_low`` (normalised PSNR of the output's low
 band against the input's: how far G's output departs from its input at low frequencies). Last, a lead for a repair
 without ground truth: ``psnr_input_low_2`` and ``psnr_input_low_4``, the output with its low band (Gaussian, 2 or 4
-px) replaced by the input's, mapped affinely onto it (:func:`input_low_band`). Per set, ``input_low`` is the input's
-own low band against the ground truth's (normalised PSNR, sigma ``SIGMA``).
+px) replaced by the input's, mapped affinely onto it (:func:`input_low_band`), with ``ssim_normalized`` and
+``histogram_distance`` of the output without and with it (2 px). Per set, ``input_low`` is the input's own low band
+against the ground truth's (normalised PSNR, sigma ``SIGMA``).
 
 Reads the model folders of ``recipe.py --candidates 'the 2D default, every epoch kept' --keep DIR``
 (``DIR/SET/CANDIDATE/SEED/c2GAN``, every epoch's generators in ``epochs/``) and writes ``decline.json``: per set and
@@ -61,7 +62,11 @@ def decomposition(x, gt, out):
                 psnr_low=metrics.psnr_normalized(low_gt, low_out),
                 psnr_high=metrics.psnr_normalized(high_gt, high_out),
                 fidelity_low=metrics.psnr_normalized(bands(x)[0], low_out),
-                **{'psnr_input_low_%d' % s: metrics.psnr_normalized(gt, input_low_band(x, out, s)) for s in (2, 4)})
+                **{'psnr_input_low_%d' % s: metrics.psnr_normalized(gt, input_low_band(x, out, s)) for s in (2, 4)},
+                ssim_normalized=metrics.ssim_normalized(gt, out),
+                ssim_input_low_2=metrics.ssim_normalized(gt, input_low_band(x, out, 2)),
+                histogram_distance=metrics.histogram_distance(gt, out),
+                histogram_distance_input_low_2=metrics.histogram_distance(gt, input_low_band(x, out, 2)))
 
 
 def measure(folder, pairs):
@@ -95,7 +100,7 @@ def main():
             report['runs'].setdefault(name, {})[seed] = rows
             print(name, seed)
             for k in rows[0]:
-                print('  %-16s' % k, ' '.join('%7.2f' % r[k] for r in rows), flush=True)
+                print('  %-30s' % k, ' '.join('%7.3f' % r[k] for r in rows), flush=True)
     save(report, a.out)
 
 
