@@ -57,17 +57,17 @@ def input_low_band(x, out, sigma):
 def decomposition(x, gt, out):
     """The measures of the module docstring for one restoration ``out`` of input ``x`` with ground truth ``gt``."""
     (low_gt, high_gt), (low_out, high_out) = bands(gt), bands(out)
+    repaired = {s: input_low_band(x, out, s) for s in (2, 4)}  # each used by several measures
     return dict(psnr_normalized=metrics.psnr_normalized(gt, out),
                 psnr_tone=metrics.psnr_normalized(gt, match_histograms(np.asarray(out, np.float64), gt)),
                 psnr_low=metrics.psnr_normalized(low_gt, low_out),
                 psnr_high=metrics.psnr_normalized(high_gt, high_out),
                 fidelity_low=metrics.psnr_normalized(bands(x)[0], low_out),
-                **{'psnr_input_low_%d' % s: metrics.psnr_normalized(gt, input_low_band(x, out, s)) for s in (2, 4)},
+                **{'psnr_input_low_%d' % s: metrics.psnr_normalized(gt, r) for s, r in repaired.items()},
                 ssim_normalized=metrics.ssim_normalized(gt, out),
-                ssim_input_low_2=metrics.ssim_normalized(gt, input_low_band(x, out, 2)),
+                ssim_input_low_2=metrics.ssim_normalized(gt, repaired[2]),
                 histogram_distance=metrics.histogram_distance(gt, out),
-                histogram_distance_input_low_2=metrics.histogram_distance(gt, input_low_band(x, out, 2)))
-
+                histogram_distance_input_low_2=metrics.histogram_distance(gt, repaired[2]))
 
 def measure(folder, pairs):
     """One row per kept epoch: the means over ``pairs`` of :func:`decomposition`."""
