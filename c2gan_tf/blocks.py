@@ -4,9 +4,11 @@ The image is read lazily as a Dask array, normalised with percentiles of the who
 chunks, never per block), and restored block by block with :func:`dask.array.map_overlap` (each block with a halo
 that covers the network's receptive field, so that blocks agree with whole-image prediction). Restored blocks are
 written (in normalised units, as the network gives them) into a Zarr array as they finish, each then marked done, so
-that a killed run restarted with the same command skips them. When every block is done, the result is mapped into
-the target domain's units (with the whole volume's calibration, :func:`output_units`) and written as OME-Zarr
-(multiscale pyramid, axes and pixel sizes) with ``ome-zarr``'s writer.
+that a killed run restarted with the same command skips them. When every block is done, a restoration takes part
+of its low band from the input's (:func:`input_low_band_blocks`, as in-memory prediction does; one more pass over
+input and result), the result is mapped into the target domain's units (with the whole volume's calibration,
+:func:`output_units`) and written as OME-Zarr (multiscale pyramid, axes and pixel sizes) with ``ome-zarr``'s
+writer.
 
 By default the work runs on Dask's threaded scheduler in this process (nothing to set up); ``scheduler='tcp://...'``
 runs it on an existing ``dask.distributed`` cluster, where every worker loads the model (once) from its folder, with
@@ -26,6 +28,7 @@ from dask.callbacks import Callback
 from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
 from .calibration import calibrated_range, image_calibration
+from .lowband import affine_of, low_band, moments, reach, sigmas, with_input_low_band
 from .prepare import FixedNormalizer, per_channel, to_domain_units
 
 
@@ -84,14 +87,15 @@ def clear_models():
 
 def _restore_block(block, model_key, axes, normalizer, direction):
     """One block (with its halo) restored."""
-    return _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(),
-                                     direction=direction).astype(np.float32)
+    return _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(), direction=direction,
+                                     lowpass_weight=0).astype(np.float32)  # the input's low band: of the whole
 
 
 def _qc_block(block, model_key, axes, normalizer, depth, block_info=None):
     """The QC map and the cycle residual of one block, computed with its halo and trimmed to the block: an array of
     the block's shape (channel axis of 1) with a new last axis (map, residual)."""
-    _, qc = _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(), return_qc=True)
+    _, qc = _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(), return_qc=True,
+                                      lowpass_weight=0)
     v = np.stack([qc.map, qc.residual], axis=-1)
     if 'C' in axes:
         v = np.expand_dims(v, axes.index('C'))
@@ -153,7 +157,7 @@ def qc_halo(model, axes):
 
 
 def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=None, scheduler=None,
-                   n_levels=None, progress=True, dtype='float32', rescale=True, qc=None):
+                   n_levels=None, progress=True, dtype='float32', rescale=True, qc=None, lowpass_weight=None):
     """Restore an image larger than memory block by block into OME-Zarr; resumable.
 
     Parameters
@@ -192,6 +196,10 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
         channels, its pixel sizes), block by block with a halo that covers both generators and the smoothing, so
         that it equals the whole-image map; its summary goes into the group's attributes (``c2gan_qc_summary``).
         Each block then runs G twice and F once.
+    lowpass_weight : float or None
+        How much of a restoration's low band is taken from the input's, as :meth:`c2gan_tf.C2GAN.predict` takes it
+        (``None``: ``config.output_lowpass_weight``): after every block is done, from the whole image's fit
+        (:func:`input_low_band_blocks`).
 
     Returns
     -------
@@ -209,6 +217,7 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     dtype = output_dtype(dtype, like=x.dtype)
     if qc is not None and direction != 'AtoB':
         raise ValueError("qc is for restorations (direction='AtoB')")
+    weight = model.lowpass_weight(direction, lowpass_weight)
     x = x.rechunk(block_sizes(model, axes, x.shape, block_size))
     model_key = _model_key(model)
     with _loading:
@@ -226,8 +235,12 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     if stores:
         _compute(stores, int(np.prod(restored.numblocks)) * (1 if qc is None else 2), scheduler, progress)
     summary = None if qc is None else _write_qc(model, out, axes, spacing, qc, n_levels, partial)
-    low, high = output_units(model, da.from_zarr(partial), axes, direction, mi, ma)
-    write_ome_zarr(to_domain_units(da.from_zarr(partial), low, high), axes, spacing, out, n_levels, dtype, rescale)
+    restored = da.from_zarr(partial)
+    if weight > 0:
+        restored = input_low_band_blocks(x, restored, axes, model.config.axes.replace('C', ''),
+                                         model.config.output_lowpass_sigma, weight)
+    low, high = output_units(model, restored, axes, direction, mi, ma)
+    write_ome_zarr(to_domain_units(restored, low, high), axes, spacing, out, n_levels, dtype, rescale)
     for folder in (partial, done) + ((_qc_partial(out),) if qc is not None else ()):
         shutil.rmtree(folder)
     return out if qc is None else (out, summary)
@@ -270,6 +283,27 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
     write_ome_zarr(qmap.rechunk(chunks), axes.replace('C', ''), spacing, path, n_levels, 'float32', False)
     zarr.open_group(str(path), mode='r+').attrs['c2gan_qc_summary'] = summary
     return summary
+
+
+def input_low_band_blocks(x, restored, axes, spatial, sigma, weight):
+    """:func:`c2gan_tf.lowband.input_low_band` of Dask arrays, lazily: both low bands block by block with the
+    Gaussian's reach as halo (so they equal the whole image's), the affine fit from the whole image's sums (one pass
+    over input and restoration, computed here)."""
+    import dask.array as da
+    from dask.array.overlap import ensure_minimum_chunksize
+    s = sigmas(axes, spatial, sigma)
+    depth = {i: reach(v) for i, v in enumerate(s) if v > 0}
+
+    def low(v):
+        v = v.rechunk(tuple(ensure_minimum_chunksize(depth[i], c) if i in depth else c
+                            for i, c in enumerate(v.chunks)))
+        return da.map_overlap(low_band, v, depth=depth, boundary='reflect', sigmas=s, dtype=np.float64,
+                              meta=np.empty((0,) * v.ndim, np.float64)).rechunk(restored.chunks)
+
+    low_x, low_y = low(x), low(restored)
+    channel = axes.index('C') if 'C' in axes else None
+    a, b = affine_of(*da.compute(*moments(low_x, low_y, channel)))
+    return with_input_low_band(restored, low_x, low_y, a, b, weight, channel)
 
 
 def output_units(model, restored, axes, direction, mi, ma):

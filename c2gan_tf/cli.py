@@ -210,6 +210,8 @@ def _check_predict(args):
     args.plan = plan_outputs(files, args.outdir, args.suffix, args.format, _is_ome)
     if args.qc and args.direction != 'AtoB':
         raise ValueError('--qc is for restorations (--direction AtoB)')
+    if args.lowpass_weight is not None and not 0 <= args.lowpass_weight <= 1:
+        raise ValueError('--lowpass-weight must be a fraction from 0 to 1, got %g' % args.lowpass_weight)
     if args.qc:
         taken = {Path(f).resolve() for f in files} | set(args.plan.values())
         for f, out in args.plan.items():
@@ -269,13 +271,15 @@ def _restore_file(model, f, out, args):
         from .io.zarr import conversion_of
         result = predict_blocks(model, str(f), str(out), axes=args.axes, direction=args.direction,
                                 block_size=args.block_size, scheduler=args.scheduler, dtype=args.dtype,
-                                rescale=not args.clip, qc=str(qc_name(out)) if args.qc else None)
+                                rescale=not args.clip, qc=str(qc_name(out)) if args.qc else None,
+                                lowpass_weight=args.lowpass_weight)
         clipping = conversion_of(out)
         _warn_of_clipping(out, clipping)
         return '%s -> %s (%s)' % (f, out, clipping) + (_qc_line(out, result[1]) if args.qc else '')
     img, info = read_image(f)
     axes = axes_of(info, args.axes, f, img.ndim)
-    restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction, return_qc=args.qc)
+    restored = model.predict(img, axes, n_tiles=args.n_tiles, direction=args.direction, return_qc=args.qc,
+                             lowpass_weight=args.lowpass_weight)
     if args.qc:
         restored, qc = restored
         with atomic_path(qc_name(out)) as tmp:
@@ -536,6 +540,10 @@ def _add_predict(sub):
                    help='integer --dtype: clip values outside the type\'s range (default: when more than 0.01 %% of '
                         'the pixels would be clipped, map the image into the range and store the mapping in the '
                         'metadata)')
+    p.add_argument('--lowpass-weight', type=float, default=None,
+                   help="how much of a restoration's low band (Gaussian of the model's output_lowpass_sigma) is "
+                        "taken from the input's: 0 (G's output as it is, as the exports compute) to 1 (default: "
+                        "the model's output_lowpass_weight, 0.5 for 2D models)")
     p.add_argument('--qc', action='store_true',
                    help='also write NAME_qc.tif (NAME_qc.ome.zarr) beside each output: where the restoration may '
                         'have changed content '

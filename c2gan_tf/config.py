@@ -10,9 +10,9 @@ from csbdeep.utils import axes_check_and_normalize
 
 #: The two image domains: A (degraded) and B (good).
 DOMAINS = ('A', 'B')
-#: The settings that make c2GAN plain CycleGAN (Zhu et al. 2017): no structural and no low-pass loss
-#: (``Config(axes, **CYCLEGAN)``; the baseline of the benchmarks).
-CYCLEGAN = dict(struct_rho0=0.0, lambda_lowpass=0.0)
+#: The settings that make c2GAN plain CycleGAN (Zhu et al. 2017): no structural and no low-pass loss, and
+#: restorations as the generator gives them (``Config(axes, **CYCLEGAN)``; the baseline of the benchmarks).
+CYCLEGAN = dict(struct_rho0=0.0, lambda_lowpass=0.0, output_lowpass_weight=0.0)
 
 
 class UnknownSetting(AttributeError, ValueError):
@@ -115,6 +115,13 @@ class Config(BaseConfig):
         ``'percentiles'``: one affine map for every image, which takes the pooled percentiles of G's outputs of A's
         training patches onto those of the same patches (measured after every epoch, so known for any kept
         weights). ``'none'``: B's typical range only. Chosen on development data (``benchmarks/calibration.py``).
+    output_lowpass_weight, output_lowpass_sigma : float, float
+        How much of a restoration's low band (Gaussian, ``output_lowpass_sigma`` pixels, default 4, as the low-pass
+        loss's) is taken from its input's, mapped by the scale and offset that fit it best onto the restoration's
+        own (:mod:`c2gan_tf.lowband`): 0.5 in 2D (default), 0 in 3D (not measured there); 0 keeps the network's
+        output as it is (what the Fiji and bioimage.io exports compute). Where the default's quality falls after an
+        early best epoch, it falls in the low band; the input's smoothed intensities hold it there. Chosen on
+        development data (``benchmarks/lowband.py``).
     train_patch_size : tuple of int
         Spatial size of training patches (default 128x128 in 2D, 16x64x64 in 3D).
     train_epochs, train_steps_per_epoch, train_batch_size : int
@@ -184,6 +191,8 @@ class Config(BaseConfig):
         self.norm_pmin = 1.0
         self.norm_pmax = 99.8
         self.output_calibration = 'per_image'
+        self.output_lowpass_weight = 0.5 if self.n_dim == 2 else 0.0
+        self.output_lowpass_sigma = 4.0
 
         self.train_patch_size = (128, 128) if self.n_dim == 2 else (16, 64, 64)
         self.train_epochs = 100
@@ -316,6 +325,9 @@ def rules(config):
     r['norm_pmax'] = (is_num(c.norm_pmax, 0, 100) and r['norm_pmin'][0] and c.norm_pmin < c.norm_pmax,
                       'a percentile from 0 to 100, above norm_pmin')
     r['output_calibration'] = one_of(c.output_calibration, ('per_image', 'percentiles', 'none'))
+    r['output_lowpass_weight'] = is_num(c.output_lowpass_weight, 0, 1), 'a fraction from 0 to 1'
+    r['output_lowpass_sigma'] = (is_num(c.output_lowpass_sigma, 0, 20, strict_low=True),
+                                 'a number of pixels above 0, at most 20')
     r['unet_pool'] = ((c.unet_pool is None or (isinstance(c.unet_pool, (tuple, list))
                                                   and len(c.unet_pool) == c.n_dim
                                                   and all(is_int(p) and p in (1, 2, 4) for p in c.unet_pool))),

@@ -274,7 +274,9 @@ class ExportMixin:
         The zip holds a TF1-style SavedModel (tag ``serve``, signature ``serving_default``, one input and one
         output, channels last, free spatial sizes) with ``saved_model.pb`` and ``variables/`` at its root, and
         ``meta.json`` (type, version, direction, axes, divisibility per axis, tile overlap). The
-        network takes and returns normalised intensities; the model folder is not changed.
+        network takes and returns normalised intensities; the model folder is not changed. The input's low band that
+        :meth:`predict` puts into a restoration (``config.output_lowpass_weight``) is not in it: Fiji's tiles cannot
+        share the whole image's fit; ``predict(..., lowpass_weight=0)`` computes what the export does.
 
         Parameters
         ----------
@@ -318,7 +320,9 @@ class ExportMixin:
         The post-processing is fixed: with ``config.output_calibration='per_image'`` (the default) restorations go
         through the training-time calibration of the weights (:meth:`export_range`) instead, as bioimageio.core
         0.11 cannot yet take an output's own percentiles (it computes every per-sample statistic before the model
-        runs, so one of the output fails with ``KeyError: 'output'``).
+        runs, so one of the output fails with ``KeyError: 'output'``). Nor does the package put the input's low band
+        into a restoration (``config.output_lowpass_weight``; the spec has no such operation): its test output is
+        ``predict(..., lowpass_weight=0)``'s.
 
         Parameters
         ----------
@@ -336,8 +340,8 @@ class ExportMixin:
         generator = self._generator(direction)
         x = crop_test_input(test_input, axes, self.config.axes, self.config.div_by())
         target = self.export_range(direction)
-        y = self.predict(x, self.config.axes, direction=direction, normalizer=None if target is None else
-                         DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax))
+        y = self.predict(x, self.config.axes, direction=direction, lowpass_weight=0, normalizer=None if target is None
+                         else DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax))
         export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1],
                           self.config.div_by(), (self.config.norm_pmin, self.config.norm_pmax),
                           output_range=target,

@@ -17,6 +17,7 @@ from csbdeep.models import CARE
 from csbdeep.utils import move_image_axes
 
 from .io import convert_dtype
+from .lowband import input_low_band
 from .prepare import DomainNormalizer, check_axes, check_finite, stack_axes, target_range
 from .qc import QC, quality_control
 
@@ -82,7 +83,7 @@ class PredictionMixin:
         return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)
 
     def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB',
-                dtype='float32', callback=None, return_qc=False):
+                dtype='float32', callback=None, return_qc=False, lowpass_weight=None):
         """Restore an image (A -> B), or degrade one (B -> A).
 
         Parameters
@@ -112,7 +113,12 @@ class PredictionMixin:
             :class:`c2gan_tf.qc.QC` with a per-pixel map (0 kept to 1 changed, the image's axes but channels)
             and a summary (fraction of area changed, cycle residual, distances of the output's intensities and
             power spectrum to domain B's), from the saliency masks of input and output and the cycle residual
-            ``F(G(x)) - x``; see :mod:`c2gan_tf.qc`. It runs F as well as G.
+            ``F(G(x)) - x``; see :mod:`c2gan_tf.qc`. It runs F as well as G. The map describes G's output before
+            the input's low band goes into it (``lowpass_weight``).
+        lowpass_weight : float or None
+            How much of a restoration's low band is taken from its input's (:mod:`c2gan_tf.lowband`, Gaussian of
+            ``config.output_lowpass_sigma`` pixels, in normalised units before the output is mapped into domain B's);
+            ``None`` (default): ``config.output_lowpass_weight``; 0: G's output as it is (what the exports compute).
 
         Returns
         -------
@@ -125,10 +131,12 @@ class PredictionMixin:
         check_finite(img, 'input image')
         if normalizer is None:
             normalizer = self.default_normalizer(direction)
-        if return_qc:
-            if direction != 'AtoB':
-                raise ValueError("return_qc is for restorations (direction='AtoB')")
-            restored, qc = self._predict_with_qc(img, axes, normalizer, resizer, n_tiles, callback)
+        if return_qc and direction != 'AtoB':
+            raise ValueError("return_qc is for restorations (direction='AtoB')")
+        weight = self.lowpass_weight(direction, lowpass_weight)
+        if return_qc or weight > 0:
+            restored, qc = self._predict_normalised(img, axes, normalizer, resizer, n_tiles, direction, callback,
+                                                    return_qc, weight)
         else:
             restored = self._predict_network(img, axes, normalizer, resizer, n_tiles, direction, callback)
         restored, clipping = convert_dtype(restored, dtype, like=img.dtype)
@@ -156,13 +164,30 @@ class PredictionMixin:
         view.keras_model = _Network(cached[1], callback)
         return view
 
-    def _predict_with_qc(self, img, axes, normalizer, resizer, n_tiles, callback):
-        """The restoration and its :class:`c2gan_tf.qc.QC`: G and F on the normalised input, the normaliser's
-        ``after`` on G's output (as without QC)."""
+    def lowpass_weight(self, direction='AtoB', weight=None):
+        """How much of a restoration's low band :meth:`predict` takes from its input's: ``weight``, or by default
+        ``config.output_lowpass_weight``; always 0 for ``'BtoA'`` (a degradation keeps F's output)."""
+        if weight is None:
+            weight = self.config.output_lowpass_weight
+        if not 0 <= weight <= 1:
+            raise ValueError('lowpass_weight must be a fraction from 0 to 1, got %r' % (weight,))
+        return float(weight) if direction == 'AtoB' else 0.0
+
+    def _predict_normalised(self, img, axes, normalizer, resizer, n_tiles, direction, callback, with_qc, weight):
+        """The prediction with the normaliser's ``before`` and ``after`` around the network in sight: the
+        input's low band goes into G's output (``weight``, :func:`c2gan_tf.lowband.input_low_band`) before
+        ``after``, and, ``with_qc``, the :class:`c2gan_tf.qc.QC` of G's output (F runs on it too); else None."""
         x = normalizer.before(img.astype(np.float32, copy=False), axes)
-        y = self._predict_network(x, axes, NoNormalizer(), resizer, n_tiles, 'AtoB', callback)
+        y = self._predict_network(x, axes, NoNormalizer(), resizer, n_tiles, direction, callback)
+        qc = self._qc(x, y, axes, resizer, n_tiles, callback) if with_qc else None
+        if weight > 0:
+            y = input_low_band(x, y, axes, self.config.axes.replace('C', ''), self.config.output_lowpass_sigma,
+                               weight)
+        return (normalizer.after(y, None, axes)[0] if normalizer.do_after else y), qc
+
+    def _qc(self, x, y, axes, resizer, n_tiles, callback):
+        """The :class:`c2gan_tf.qc.QC` of G's output ``y`` of the normalised input ``x`` (F runs on ``y``)."""
         cycle = self._predict_network(y, axes, NoNormalizer(), resizer, n_tiles, 'BtoA', callback)
-        restored = normalizer.after(y, None, axes)[0] if normalizer.do_after else y
         if 'C' in axes:
             x, y, cycle = (v.mean(axis=axes.index('C')) for v in (x, y, cycle))
         map_axes = axes.replace('C', '')
@@ -171,7 +196,7 @@ class PredictionMixin:
         qmap, summary, residual = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial,
                                                   b.get('quantiles'), True, b.get('spectrum'),
                                                   self.config.train_patch_size)
-        return restored, QC(qmap, map_axes, summary, residual)
+        return QC(qmap, map_axes, summary, residual)
 
     def _predict_planes(self, img, axes, loop, normalizer, resizer, n_tiles):
         """Restore a stack or movie plane by plane (each an image of the network's axes; ``loop``: the other axes),

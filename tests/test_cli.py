@@ -99,6 +99,16 @@ def test_round_trip_datagen_train_predict(tmp_path, ndim, dtype, n_channel):
         src = tifffile.imread(tmp_path / 'test' / ('test_%d.tif' % i))
         assert img.shape == src.shape and img.dtype == (src.dtype if ndim == 3 else np.float32)
         assert np.isfinite(img).all()
+    if ndim == 2:  # --lowpass-weight 0: G's output as it is, as the API gives it
+        r = run('predict', str(tmp_path / 'models' / 'm'), str(tmp_path / 'test' / 'test_0.tif'), '--outdir',
+                str(tmp_path / 'out0'), '--lowpass-weight', '0')
+        assert r.returncode == 0, r.stderr[-2000:]
+        from c2gan_tf import C2GAN
+        plain = tifffile.imread(tmp_path / 'out0' / 'test_0.tif')
+        expected = C2GAN.from_folder(str(tmp_path / 'models' / 'm')).predict(
+            tifffile.imread(tmp_path / 'test' / 'test_0.tif'), axes, lowpass_weight=0)
+        np.testing.assert_allclose(plain, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+        assert not np.allclose(plain, tifffile.imread(tmp_path / 'out' / 'test_0.tif'), rtol=1e-3)
     r = run('export', str(tmp_path / 'models' / 'm'), '--direction', 'BtoA', '--out', str(tmp_path / 'fiji.zip'))
     assert r.returncode == 0, r.stderr[-2000:]
     import zipfile

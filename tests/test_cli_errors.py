@@ -119,6 +119,8 @@ CASES = [
      ['no weights weights_last.weights.h5', 'weights_best.weights.h5']),
     (('predict', '{f}/nomodel', '{f}/in/cell.t1.tif'), 'predict', ['no model (config.json)', 'nomodel']),
     (('predict', '{f}/models/m', '{f}/missing.tif'), 'predict', ['input not found', 'missing.tif']),
+    (('predict', '{f}/models/m', '{f}/in/cell.t1.tif', '--outdir', '{f}/out_x', '--lowpass-weight', '2'), 'predict',
+     ['--lowpass-weight must be a fraction from 0 to 1, got 2']),
     # images whose axes do not fit
     (('predict', '{f}/models/m', '{f}/rgb.tif', '--outdir', '{f}/out_x'), 'predict',
      ['rgb.tif', 'the image has 3 channels', '(32, 32, 3)', 'the model takes 1']),

@@ -16,6 +16,8 @@ def test_defaults_are_valid(axes, n_dim, net_axes):
     assert (c.lambda_cycle, c.disc_n_layers) == ((10, 3) if n_dim == 2 else (2, 2))
     # the low-pass loss with a running affine map in 2D (benchmarks/recipe.py); not measured in 3D
     assert (c.lambda_lowpass, c.lowpass_transfer, c.lowpass_window) == (10 if n_dim == 2 else 0, 'affine-running', 16)
+    # half the input's 4-px low band in 2D restorations (benchmarks/lowband.py); not measured in 3D
+    assert (c.output_lowpass_weight, c.output_lowpass_sigma) == (0.5 if n_dim == 2 else 0, 4)
     assert c.train_learning_rate == 2e-4 and c.train_beta_1 == 0.5 and c.train_pool_size == 50
     assert len(c.train_patch_size) == n_dim
 
@@ -32,7 +34,8 @@ def test_json_round_trip(tmp_path):
 @pytest.mark.parametrize('field,value', [
     ('unet_n_depth', 0), ('unet_kern_size', 4), ('unet_n_first', 0), ('unet_last_activation', 'tanh'),
     ('disc_n_layers', 0), ('disc_norm', 'batch'), ('lambda_cycle', -1), ('lambda_identity', float('nan')),
-    ('lowpass_transfer', 'gamma'), ('lowpass_window', 0),
+    ('lowpass_transfer', 'gamma'), ('lowpass_window', 0), ('output_lowpass_weight', 1.5),
+    ('output_lowpass_weight', -0.1), ('output_lowpass_sigma', 0),
     ('struct_rho0', -0.1), ('struct_decay', 'linear'), ('struct_tau', 0), ('struct_threshold_A', 'auto'),
     ('struct_polarity_B', 0), ('struct_steepness_A', 0), ('norm_pmax', 0.5), ('train_patch_size', (30, 32)),
     ('train_patch_size', (32, 32, 32)), ('train_epochs', 0), ('train_batch_size', 1.5),

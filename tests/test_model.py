@@ -7,6 +7,7 @@ from csbdeep.data import NoNormalizer, PercentileNormalizer
 
 from c2gan_tf import C2GAN, DomainNormalizer
 from c2gan_tf.calibration import calibrated_range, image_calibration
+from c2gan_tf.lowband import input_low_band
 from conftest import random_patches, tiny_config, train_tiny
 
 
@@ -246,7 +247,11 @@ def test_2d_model_restores_stacks_plane_by_plane_with_one_normalisation(tiny_mod
     loop = ''.join(a for a in axes if a not in 'YX')
     moved = move_image_axes(stack, axes, loop + 'YX')
     planes = moved.reshape((-1,) + moved.shape[-2:])
-    normalised = np.stack([model.predict(p, 'YX', normalizer=WholeStack()) for p in planes])
+    normalised = np.stack([model.predict(p, 'YX', normalizer=WholeStack(), lowpass_weight=0) for p in planes])
+    # the input's low band, each plane smoothed alone, one fit for the whole stack
+    c = model.config
+    normalised = input_low_band(WholeStack().before(planes, None), normalised, 'SYX', 'YX', c.output_lowpass_sigma,
+                                c.output_lowpass_weight)
     # into B's units with one calibration of the whole stack
     low, high = calibrated_range(*model.output_range(), *image_calibration(normalised, model.config.norm_pmin,
                                                                           model.config.norm_pmax))
@@ -256,6 +261,31 @@ def test_2d_model_restores_stacks_plane_by_plane_with_one_normalisation(tiny_mod
     # not one normalisation per plane
     per_plane = np.stack([model.predict(p, 'YX') for p in planes])
     assert not np.allclose(per_plane, expected_planes, rtol=1e-3)
+
+
+def test_restorations_take_part_of_their_low_band_from_the_input_before_the_output_is_mapped(tiny_model, rng):
+    model, _, _ = tiny_model
+    c = model.config
+    assert (c.output_lowpass_weight, c.output_lowpass_sigma) == (0.5, 4.0)  # the 2D default
+    img = rng.random((48, 40), np.float32) * 500 + 100
+    normalizer = model.default_normalizer()
+    x = normalizer.before(img, 'YX')
+    y = model.predict(x, 'YX', normalizer=NoNormalizer(), lowpass_weight=0)  # G's normalised output
+    for weight in (None, 1.0):
+        expected = normalizer.after(input_low_band(x, y, 'YX', 'YX', 4.0, weight or 0.5), None, 'YX')[0]
+        np.testing.assert_allclose(model.predict(img, 'YX', lowpass_weight=weight), expected, rtol=1e-5, atol=1e-3)
+    plain = model.predict(img, 'YX', lowpass_weight=0)
+    np.testing.assert_allclose(plain, normalizer.after(y, None, 'YX')[0], rtol=1e-5, atol=1e-3)
+    assert not np.allclose(model.predict(img, 'YX'), plain, rtol=1e-3)
+    # tiles agree with the whole image (the low band is taken after the tiles are put together)
+    np.testing.assert_allclose(model.predict(img, 'YX', n_tiles=(2, 2)), model.predict(img, 'YX'), rtol=1e-4,
+                               atol=1e-2)
+    # a degradation (F) is not touched; with QC the restoration is the same
+    np.testing.assert_array_equal(model.predict(img, 'YX', direction='BtoA'),
+                                  model.predict(img, 'YX', direction='BtoA', lowpass_weight=1.0))
+    np.testing.assert_allclose(model.predict(img, 'YX', return_qc=True)[0], model.predict(img, 'YX'), rtol=1e-6)
+    with pytest.raises(ValueError, match='lowpass_weight must be a fraction from 0 to 1'):
+        model.predict(img, 'YX', lowpass_weight=1.5)
 
 
 def test_the_low_pass_loss_trains_and_its_quantiles_travel_with_the_model_folder(tmp_path):

@@ -1,0 +1,92 @@
+"""The input's low band: a restoration takes part of its coarse intensities (a Gaussian's low band) from its input.
+
+On the development sets the default's restorations lose PSNR after their best epoch in the low band (2-pixel
+Gaussian), while their fine structure holds (``benchmarks/decline.py``): G redraws coarse intensities, which the input
+shows well once smoothed enough that its noise is gone. So the restoration ``y`` of input ``x`` keeps its own high
+band and takes ``weight`` of its low band from the input's, mapped by the scale and offset that fit it best (least
+squares) onto ``y``'s own low band::
+
+    y' = y - weight * (low(y) - (a * low(x) + b))
+
+The low-pass loss of training (:func:`c2gan_tf.losses.lowpass_loss`) asks the same of G's smoothed output; this
+enforces part of it on each image. The fit makes the input's units irrelevant (``x`` raw or normalised gives the same
+``y'``), keeps ``y``'s units, and the whole image (a stack, a volume in blocks) shares one ``a, b`` per channel, so
+that blocks and tiles agree with the whole image. Chosen on development data (``benchmarks/lowband.py``;
+``Config.output_lowpass_weight``, ``output_lowpass_sigma``)."""
+
+import numpy as np
+from scipy import ndimage
+
+#: Reach of the Gaussian in sigmas (SciPy's default ``truncate``).
+TRUNCATE = 4.0
+
+
+def reach(sigma):
+    """Pixels on each side that the Gaussian of ``sigma`` reads (SciPy's kernel radius)."""
+    return int(TRUNCATE * float(sigma) + 0.5)
+
+
+def sigmas(axes, spatial, sigma):
+    """Per-axis sigmas of an image of ``axes``: ``sigma`` along the ``spatial`` axes (letters), 0 along the others."""
+    return tuple(float(sigma) if a in spatial else 0.0 for a in axes)
+
+
+def low_band(img, sigmas):
+    """The image smoothed by a Gaussian with per-axis ``sigmas`` (0: not along that axis), in float64."""
+    return ndimage.gaussian_filter(np.asarray(img, np.float64), sigmas, truncate=TRUNCATE)
+
+
+def moments(low_x, low_y, channel=None):
+    """Sums ``(n, sx, sy, sxx, sxy)`` of two low bands over every axis but ``channel`` (an index or None): what the
+    least-squares fit (:func:`affine_of`) needs, and what blocks add up."""
+    axis = tuple(i for i in range(np.ndim(low_x)) if i != channel)
+    n = np.full(1 if channel is None else low_x.shape[channel], np.prod([low_x.shape[i] for i in axis]), np.float64)
+    return (n, low_x.sum(axis=axis), low_y.sum(axis=axis), (low_x * low_x).sum(axis=axis),
+            (low_x * low_y).sum(axis=axis))
+
+
+def affine_of(n, sx, sy, sxx, sxy, eps=1e-12):
+    """``(a, b)`` (per channel) of the least-squares fit ``low_y ~ a * low_x + b`` from :func:`moments`; ``a = 0``
+    where the input's low band is constant (it then has no coarse structure to give)."""
+    n, sx, sy, sxx, sxy = (np.asarray(v, np.float64) for v in (n, sx, sy, sxx, sxy))
+    var = sxx / n - (sx / n) ** 2
+    cov = sxy / n - sx * sy / n ** 2
+    a = np.where(var > eps * np.maximum(sxx / n, eps), cov / np.where(var > 0, var, 1), 0.0)
+    return a, sy / n - a * sx / n
+
+
+def with_input_low_band(y, low_x, low_y, a, b, weight, channel=None):
+    """``y - weight * (low_y - (a * low_x + b))`` in ``y``'s data type (``a``, ``b`` per channel along ``channel``;
+    NumPy or Dask arrays)."""
+    shape = [1] * np.ndim(y)
+    if channel is not None:
+        shape[channel] = -1
+    a, b = (np.reshape(np.asarray(v, np.float64), shape) for v in (a, b))
+    return (y - weight * (low_y - (a * low_x + b))).astype(y.dtype, copy=False)
+
+
+def input_low_band(x, y, axes, spatial, sigma, weight):
+    """The restoration ``y`` of ``x`` (same shape, ``axes``) with ``weight`` of its low band (Gaussian ``sigma``
+    pixels along the ``spatial`` axes) taken from ``x``'s, fitted per channel over the whole image.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Input (any units) and restoration.
+    axes : str
+        Axes of both, e.g. ``'YX'``, ``'TYXC'``.
+    spatial : str
+        The axes the Gaussian smooths along (the network's spatial axes, e.g. ``'YX'``): a stack of planes is
+        smoothed plane by plane.
+    sigma, weight : float
+        Gaussian sigma (pixels) and the fraction of the low band replaced (0: ``y`` unchanged, 1: all of it).
+    """
+    if np.shape(x) != np.shape(y):
+        raise ValueError('input and restoration differ in shape: %s and %s' % (np.shape(x), np.shape(y)))
+    if weight == 0:
+        return y
+    s = sigmas(axes, spatial, sigma)
+    low_x, low_y = low_band(x, s), low_band(y, s)
+    channel = axes.index('C') if 'C' in axes else None
+    a, b = affine_of(*moments(low_x, low_y, channel))
+    return with_input_low_band(y, low_x, low_y, a, b, weight, channel)
