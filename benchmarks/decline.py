@@ -11,9 +11,11 @@ restorations of the development pairs into what a restoration may differ from th
   image minus its low band) against the ground truth's: where the content changes;
 
 and, without ground truth, what a checkpoint rule could read: ``fidelity_low`` (normalised PSNR of the output's low
-band against the input's: how far G's output departs from its input at low frequencies). Last, a lead for a repair
-without ground truth: ``psnr_input_low_2`` and ``psnr_input_low_4``, the output with its low band (Gaussian, 2 or 4
-px) replaced by the input's, mapped affinely onto it (:func:`input_low_band`), with ``ssim_normalized`` and
+band against the input's: how far G's output departs from its input at low frequencies). Every measure is of G's
+output as it is (``predict(..., lowpass_weight=0)``). Last, the lead for a repair without ground truth that became
+a default (``lowband.py``): ``psnr_input_low_2`` and ``psnr_input_low_4``, the output with its low band (Gaussian, 2
+or 4 px) replaced by the input's, mapped affinely onto it (:func:`c2gan_tf.lowband.input_low_band`, weight 1), with
+``ssim_normalized`` and
 ``histogram_distance`` of the output without and with it (2 px). Per set, ``input_low`` is the input's own low band
 against the ground truth's (normalised PSNR, sigma ``SIGMA``).
 
@@ -31,6 +33,7 @@ from scipy import ndimage
 from skimage.exposure import match_histograms
 
 from c2gan_tf import metrics
+from c2gan_tf.lowband import input_low_band
 from quality_real import save
 from real_sets import load_sets
 
@@ -46,18 +49,10 @@ def bands(img, sigma=SIGMA):
     return low, img - low
 
 
-def input_low_band(x, out, sigma):
-    """``out`` with its low band (Gaussian, ``sigma`` px) replaced by the input's, mapped by the scale and offset
-    that fit it best (least squares) onto the output's own low band."""
-    low_x, low_out = bands(x, sigma)[0], bands(out, sigma)[0]
-    a, b = np.polyfit(low_x.ravel(), low_out.ravel(), 1)
-    return np.asarray(out, np.float64) - low_out + a * low_x + b
-
-
 def decomposition(x, gt, out):
     """The measures of the module docstring for one restoration ``out`` of input ``x`` with ground truth ``gt``."""
     (low_gt, high_gt), (low_out, high_out) = bands(gt), bands(out)
-    repaired = {s: input_low_band(x, out, s) for s in (2, 4)}  # each used by several measures
+    repaired = {s: input_low_band(x, out, 'YX', 'YX', s, 1.0) for s in (2, 4)}  # each used by several measures
     return dict(psnr_normalized=metrics.psnr_normalized(gt, out),
                 psnr_tone=metrics.psnr_normalized(gt, match_histograms(np.asarray(out, np.float64), gt)),
                 psnr_low=metrics.psnr_normalized(low_gt, low_out),
@@ -78,7 +73,7 @@ def measure(folder, pairs):
         if not name.startswith('epochs/'):
             continue
         model = C2GAN.from_folder(folder, weights=name)
-        values = [decomposition(x, gt, model.predict(x, 'YX')) for x, gt in pairs]
+        values = [decomposition(x, gt, model.predict(x, 'YX', lowpass_weight=0)) for x, gt in pairs]
         rows.append(dict(epoch=epoch, **{k: float(np.mean([v[k] for v in values])) for k in values[0]}))
     return rows
 

@@ -35,10 +35,12 @@ parts: ``--datasets w2s``, then ``--datasets w2s-swap``, ... (or ``hagen``, or s
 choose methods, ``--seeds`` to add seeds. ``--rerun TAG`` trains the chosen methods of the chosen sets again (after
 a change of the package), replacing their runs that carry another tag (or none); runs are tagged, so a rerun
 resumes. ``--keep DIR`` keeps each GAN's model folder (``DIR/SET/METHOD/SEED/METHOD``); ``--reevaluate`` then
-measures kept GANs again without training them (after a change of how outputs are mapped into units: training does
-not depend on ``Config.output_calibration``, so the kept folders are given today's default of it first), keeping
-what their training recorded and, under ``earlier``, the metrics measured before with the folder's setting; each
-GAN run records the ``output_calibration`` it was measured with.
+measures kept GANs again without training them (after a change of what prediction does with G's output: training
+does not depend on ``Config.output_calibration`` nor on ``output_lowpass_weight`` and ``output_lowpass_sigma``, so
+the kept folders are given today's defaults of them first, those of ``CYCLEGAN`` for CycleGAN), keeping what their
+training recorded (the per-epoch curve and checkpoint gaps too) and, under ``earlier``, the metrics measured before
+with the folder's settings; each GAN run records the ``output_calibration`` and ``output_lowpass_weight`` it was
+measured with.
 
 usage: python benchmarks/quality_real.py [--setting cpu|full] [--datasets ...] [--methods ...] [--seeds N]
                                          [--rerun TAG] [--keep DIR [--reevaluate]]
@@ -59,6 +61,8 @@ from real_sets import DATA, HAGEN_WEAK, W2S_SETS, blur_only, load_sets
 HERE = os.path.dirname(os.path.abspath(__file__))
 METHODS = ('input', 'non-local means', 'BM3D', 'Noise2Void', 'N2V2', 'CycleGAN', 'c2GAN', 'CARE (paired)')
 GANS = ('CycleGAN', 'c2GAN')
+#: The settings of what prediction does with G's output, which training does not depend on (``--reevaluate``).
+PREDICTION_SETTINGS = ('output_calibration', 'output_lowpass_weight', 'output_lowpass_sigma')
 KEYS = ('psnr_normalized', 'ssim_normalized', 'histogram_distance', 'saturated_fraction', 'above_ceiling_fraction',
         'frc_resolution')
 #: Per set family: patch size, batch, U-Net first filters, discriminator filters, epochs x steps, patches per
@@ -257,10 +261,11 @@ def run_method(method, d, s, seed, basedir, entry, reevaluate=False):
     elif method in GANS:
         if reevaluate:
             model, before = kept_gan(method, basedir)
-            info = dict(output_calibration_before=before)
+            info = dict(settings_before=before)
         else:
             model, info = train_gan(d, s, method, seed, basedir)
-        info['output_calibration'] = model.config.output_calibration
+        info.update(output_calibration=model.config.output_calibration,
+                    output_lowpass_weight=model.config.output_lowpass_weight)
         predict = lambda x: model.predict(x, 'YX')  # noqa: E731
     elif method == 'CARE (paired)':
         from c2gan_tf import DomainNormalizer
@@ -276,13 +281,18 @@ def run_method(method, d, s, seed, basedir, entry, reevaluate=False):
 
 
 def kept_gan(method, basedir):
-    """A kept GAN as a user gets it today: its folder's ``output_calibration`` set to today's default first; and the
-    folder's setting before."""
+    """A kept GAN as a user gets it today: its folder's prediction settings (:data:`PREDICTION_SETTINGS`) set to
+    today's defaults first (``CYCLEGAN``'s for CycleGAN); and a label of the folder's settings before (a setting
+    that it lacks was not there yet: no low band)."""
     from c2gan_tf import C2GAN, Config
+    from c2gan_tf.config import CYCLEGAN
     path = os.path.join(basedir, method, 'config.json')
     with open(path) as f:
         config = json.load(f)
-    before, config['output_calibration'] = config.get('output_calibration'), Config('YX').output_calibration
+    today = Config('YX', **(CYCLEGAN if method == 'CycleGAN' else {}))
+    before = '%s, low band weight %g' % (config.get('output_calibration', 'unrecorded'),
+                                         config.get('output_lowpass_weight', 0))
+    config.update({k: getattr(today, k) for k in PREDICTION_SETTINGS})
     with open(path, 'w') as f:
         json.dump(config, f, indent=1)
     return C2GAN(None, method, basedir), before
@@ -448,9 +458,9 @@ def run_set(report, name, d, a):
                     continue
             if a.reevaluate:  # what training recorded, and the metrics measured before
                 earlier = dict(done['training'].get('earlier', {}))
-                earlier.setdefault(info['output_calibration_before'] or 'unrecorded', done['metrics'])
-                info = dict(done['training'], predict_seconds=info['predict_seconds'],
-                            output_calibration=info['output_calibration'], earlier=earlier)
+                earlier.setdefault(info['settings_before'], done['metrics'])
+                info = dict(done['training'], predict_seconds=info['predict_seconds'], earlier=earlier,
+                            **{k: info[k] for k in ('output_calibration', 'output_lowpass_weight')})
             elif a.rerun:
                 info['rerun'] = a.rerun
             record_run(entry, d, method, seed, outputs, info)
