@@ -15,9 +15,8 @@ band against the input's: how far G's output departs from its input at low frequ
 output as it is (``predict(..., lowpass_weight=0)``). Last, the lead for a repair without ground truth that became
 a default (``lowband.py``): ``psnr_input_low_2`` and ``psnr_input_low_4``, the output with its low band (Gaussian, 2
 or 4 px) replaced by the input's, mapped affinely onto it (:func:`c2gan_tf.lowband.input_low_band`, weight 1), with
-``ssim_normalized`` and
-``histogram_distance`` of the output without and with it (2 px). Per set, ``input_low`` is the input's own low band
-against the ground truth's (normalised PSNR, sigma ``SIGMA``).
+``ssim_normalized`` and ``histogram_distance`` of the output without and with it (2 px). Per set, ``input_low`` is
+the input's own low band against the ground truth's (normalised PSNR, sigma ``SIGMA``).
 
 Reads the model folders of ``recipe.py --candidates 'the 2D default, every epoch kept' --keep DIR``
 (``DIR/SET/CANDIDATE/SEED/c2GAN``, every epoch's generators in ``epochs/``) and writes ``decline.json``: per set and
