@@ -287,18 +287,22 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
 
 def input_low_band_blocks(x, restored, axes, spatial, sigma, weight):
     """:func:`c2gan_tf.lowband.input_low_band` of Dask arrays, lazily: both low bands block by block with the
-    Gaussian's reach as halo (so they equal the whole image's), the affine fit from the whole image's sums (one pass
-    over input and restoration, computed here)."""
+    Gaussian's reach as halo (so they equal the whole image's; an axis in one block, or not longer than twice the
+    reach, is smoothed whole, with SciPy's own boundary), the affine fit from the whole image's sums (one pass over
+    input and restoration, computed here)."""
     import dask.array as da
     from dask.array.overlap import ensure_minimum_chunksize
     s = sigmas(axes, spatial, sigma)
-    depth = {i: reach(v) for i, v in enumerate(s) if v > 0}
+    chunks, depth = list(restored.chunks), {}
+    for i, v in enumerate(s):
+        if v > 0 and (len(chunks[i]) == 1 or restored.shape[i] <= 2 * reach(v)):
+            chunks[i] = (restored.shape[i],)
+        elif v > 0:
+            chunks[i], depth[i] = ensure_minimum_chunksize(reach(v), chunks[i]), reach(v)
 
     def low(v):
-        v = v.rechunk(tuple(ensure_minimum_chunksize(depth[i], c) if i in depth else c
-                            for i, c in enumerate(v.chunks)))
-        return da.map_overlap(low_band, v, depth=depth, boundary='reflect', sigmas=s, dtype=np.float64,
-                              meta=np.empty((0,) * v.ndim, np.float64)).rechunk(restored.chunks)
+        return da.map_overlap(low_band, v.rechunk(tuple(chunks)), depth=depth, boundary='reflect', sigmas=s,
+                              dtype=np.float64, meta=np.empty((0,) * v.ndim, np.float64)).rechunk(restored.chunks)
 
     low_x, low_y = low(x), low(restored)
     channel = axes.index('C') if 'C' in axes else None

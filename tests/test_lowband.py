@@ -68,3 +68,11 @@ def test_blocks_equal_the_whole_image_even_with_blocks_smaller_than_the_gaussian
     assert blocks.chunks == da.from_array(y, chunks=16).chunks  # the last blocks (6, 5 px) are below the reach
     np.testing.assert_allclose(blocks.compute(), whole, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(low_band(x, (2.0, 2.0)), ndimage.gaussian_filter(x, 2.0), atol=1e-12)
+
+
+@pytest.mark.parametrize('shape,chunks', [((10, 200), 64), ((12, 40), 8)])
+def test_blocks_of_images_thinner_than_the_gaussian_reach_equal_the_whole_image(rng, shape, chunks):
+    x, y = rng.random(shape), rng.random(shape).astype(np.float32)
+    blocks = input_low_band_blocks(da.from_array(x, chunks=chunks), da.from_array(y, chunks=chunks), 'YX', 'YX',
+                                   4.0, 0.5)
+    np.testing.assert_allclose(blocks.compute(), input_low_band(x, y, 'YX', 'YX', 4.0, 0.5), rtol=1e-6, atol=1e-7)
