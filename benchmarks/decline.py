@@ -28,11 +28,10 @@ import argparse
 import os
 
 import numpy as np
-from scipy import ndimage
 from skimage.exposure import match_histograms
 
 from c2gan_tf import metrics
-from c2gan_tf.lowband import input_low_band
+from c2gan_tf.lowband import input_low_band, low_band
 from quality_real import save
 from real_sets import load_sets
 
@@ -42,10 +41,9 @@ CANDIDATE = 'the 2D default, every epoch kept'
 
 
 def bands(img, sigma=SIGMA):
-    """``(low, high)``: the Gaussian-smoothed image and the rest."""
-    img = np.asarray(img, np.float64)
-    low = ndimage.gaussian_filter(img, sigma)
-    return low, img - low
+    """``(low, high)``: the Gaussian-smoothed image (:func:`c2gan_tf.lowband.low_band`) and the rest."""
+    low = low_band(img, sigma)
+    return low, np.asarray(img, np.float64) - low
 
 
 def decomposition(x, gt, out):
@@ -62,6 +60,7 @@ def decomposition(x, gt, out):
                 ssim_input_low_2=metrics.ssim_normalized(gt, repaired[2]),
                 histogram_distance=metrics.histogram_distance(gt, out),
                 histogram_distance_input_low_2=metrics.histogram_distance(gt, repaired[2]))
+
 
 def measure(folder, pairs):
     """One row per kept epoch: the means over ``pairs`` of :func:`decomposition`."""
