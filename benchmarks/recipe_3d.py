@@ -41,8 +41,19 @@ CANDIDATES = {
     'D 2 layers, cycle weight 1': dict(disc_n_layers=2, lambda_cycle=1.0),
     'D 2 layers, cycle weight 2, learning rate 5e-4': dict(disc_n_layers=2, lambda_cycle=2.0,
                                                          train_learning_rate=5e-4),
+    'D 2 layers, cycle weight 2, learning rate 1e-3': dict(disc_n_layers=2, lambda_cycle=2.0,
+                                                         train_learning_rate=1e-3),
+    'D 2 layers, cycle weight 2, learning rate 2e-3': dict(disc_n_layers=2, lambda_cycle=2.0,
+                                                         train_learning_rate=2e-3),
+    'D 2 layers, cycle weight 2, learning rate 5e-4, 16 epochs': dict(disc_n_layers=2, lambda_cycle=2.0,
+                                                                    train_learning_rate=5e-4, train_epochs=16),
     # 2026-12-06: the low-pass loss of the 2D default (weight 10, running affine map, 4-pixel Gaussian), off in 3D
     'D 2 layers, cycle weight 2, low-pass loss 10': dict(disc_n_layers=2, lambda_cycle=2.0, lambda_lowpass=10.0),
+    # 2026-12-07: the 3D default of the day (D 2 layers, cycle weight 2, structural floor 0.2), and with a faster
+    # learning rate
+    'the 3D default of 2026-12-07': dict(disc_n_layers=2, lambda_cycle=2.0, struct_floor=0.2),
+    'the 3D default of 2026-12-07, learning rate 5e-4': dict(disc_n_layers=2, lambda_cycle=2.0, struct_floor=0.2,
+                                                           train_learning_rate=5e-4),
     # a 2D model trained on the volumes' planes and applied plane by plane (the 2D CPU setting)
     '2D model on planes': dict(plane_model=True, unet_kern_size=5, train_patch_size=(64, 64), train_batch_size=4),
 }

@@ -244,7 +244,8 @@ def test_3d_c2gan_leaves_the_identity_with_the_default_3d_settings():
     departure = identity_departure(model, X_A[:8])[0]
     x, gt = d['test_A'][0], d['test_GT'][0]
     gain = psnr_normalized(gt, model.predict(x, 'ZYX')) - psnr_normalized(gt, x)
-    # these networks, 100 steps (a minute on 2 cores): departure 0.54, gain +0.55 dB; with the 2D settings (3 strided
+    # these networks, 100 steps (a minute on 2 cores): departure 1.53, gain -0.03 dB (2026-12-07; with the learning
+    # rate of 2D, 2e-4: 1.48 and -1.65 dB; earlier, on another CPU, 0.54 and +0.55); with the 2D settings (3 strided
     # layers, cycle weight 10) 0.07, the identity. 16-filter networks, batch 2, 200 steps (10 minutes on a slow CPU):
     # departure 2.28 and gain +3.9 dB on an AMD EPYC, 1.80 and -0.45 dB on an Intel Xeon: the gain after a few hundred
     # steps is a transient of the GAN that differs from CPU to CPU; the departure is not. A network that left the
