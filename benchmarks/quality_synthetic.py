@@ -195,7 +195,9 @@ def figure(report, out):
     columns = [m for m in METHODS + ('ground truth',) if any('%s|%s|%s' % (n, m, v) in examples for n, v in rows)]
     fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.3 * len(columns), 2.3 * len(rows)), squeeze=False)
     for r, (n, view) in enumerate(rows):
-        _, lo, hi = display(examples['%s|ground truth|%s' % (n, view)])
+        # one display range per set, the ground truth's XY plane's: an XZ section of little structure would
+        # otherwise set a range that every noisy output saturates
+        _, lo, hi = display(examples['%s|ground truth|XY' % n])
         for c, m in enumerate(columns):
             ax = axes[r, c]
             ax.axis('off')
