@@ -10,7 +10,7 @@ weight 0), c2GAN, and supervised CARE (csbdeep) on registered pairs of the same 
 c2GAN trained on the volumes' planes and applied plane by plane (``c2GAN 2D, plane by plane``: users ask which to
 use). The GANs use the package's defaults for their dimensionality (``Config('YX')``, ``Config('ZYX')``: the 3D
 defaults are the recipe chosen in ``recipe_3d.py``), 2D at the CPU sizes of ``quality_real.py``, 3D at the 3D demo's
-(``SIZES_3D``); CARE the same budget. Every output is mapped into domain B's units with the stored range of B's
+(:func:`c2gan_tf.demo.demo_sizes`); CARE the same budget. Every output is mapped into domain B's units with the stored range of B's
 training images. Means over the test images; each learned method over 3 seeds (mean and standard deviation). Content
 preservation: IoU of the foreground masks of output and ground truth (``mask_iou_with_gt``).
 
@@ -35,9 +35,6 @@ SETS = {'2D': dict(ndim=2, shape=(256, 256), z_step=1, axial_ratio=2.0),
 DATA = dict(n_images=8, n_test=3, n_patches=32)
 SIZES_2D = dict(unet_n_first=16, disc_n_filters=32, train_patch_size=(64, 64), train_batch_size=4,
                 train_epochs=10, train_steps_per_epoch=100)
-#: The 3D networks' CPU sizes: the budget of ``c2gan demo --ndim 3`` and ``recipe_3d.py`` (about 5 minutes per GAN).
-SIZES_3D = dict(unet_n_first=16, disc_n_filters=32, train_patch_size=(16, 32, 32), train_batch_size=2,
-                train_epochs=8, train_steps_per_epoch=100)
 METHODS = ('input', 'non-local means', 'CycleGAN', 'c2GAN', 'c2GAN 2D, plane by plane', 'CARE (paired)')
 LEARNED = ('CycleGAN', 'c2GAN', 'c2GAN 2D, plane by plane', 'CARE (paired)')
 KEYS = ('psnr', 'psnr_normalized', 'ssim', 'ssim_normalized', 'histogram_distance', 'saturated_fraction',
@@ -62,7 +59,8 @@ def non_local_means(x, pmin=1, pmax=99.8):
 def gan_config(axes, seed, **kwargs):
     """The package's default Config for ``axes`` at the CPU sizes, seeded."""
     from c2gan_tf import Config
-    sizes = SIZES_2D if len(axes) == 2 else SIZES_3D
+    from c2gan_tf.demo import demo_sizes
+    sizes = SIZES_2D if len(axes) == 2 else demo_sizes(3)
     return Config(axes, train_seed=seed, train_tensorboard=False, **dict(sizes, **kwargs))
 
 
