@@ -29,7 +29,7 @@ from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
 from .calibration import calibrated_range, image_calibration
 from .lowband import affine_of, low_band, moments, reach, sigmas, with_input_low_band
-from .prepare import FixedNormalizer, per_channel, to_domain_units
+from .prepare import FixedNormalizer, margin_padding, per_channel, to_domain_units
 
 
 def sample_chunks(x, n_chunks=32, seed=0):
@@ -134,11 +134,10 @@ def block_sizes(model, axes, shape, block_size=None):
     return tuple(sizes)
 
 
-def padding(model, axes, shape):
-    """Padding (before, after) per axis that makes the network's spatial axes multiples of its divisibility, split
-    as CSBDeep's ``PadAndCropResizer`` splits it."""
-    missing = [(-n) % d for n, d in zip(shape, model._axes_div_by(axes))]
-    return tuple((m // 2, m - m // 2) for m in missing)
+def padding(model, axes, shape, margin=True):
+    """Padding (before, after) per axis of whole-image prediction (:class:`c2gan_tf.prepare.MarginResizer`): the
+    model's prediction margin (``margin``), then to multiples of the network's divisibility."""
+    return margin_padding(shape, axes, model._axes_div_by(axes), model.prediction_margin() if margin else {})
 
 
 def halo(model, axes):
@@ -336,11 +335,13 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
     c = model.config
     mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
     normalizer = FixedNormalizer(mi, ma)
-    # pad the whole image as whole-image prediction does (CSBDeep's PadAndCropResizer), so that every block lies on
-    # the network's pooling grid; the blocks then need no padding of their own, and the result is cropped back
+    # pad the whole image as whole-image prediction does (its margin, then to the network's pooling grid), so that
+    # every block lies on that grid; the blocks then need no padding of their own, and the result is cropped back
     pad = padding(model, axes, x.shape)
-    padded = da.pad(x, pad, mode='reflect').rechunk(x.chunksize) if any(map(any, pad)) else x
-    depth = {i: d if padded.numblocks[i] > 1 else 0 for i, d in halo(model, axes).items()}  # one block: no halo
+    padded = da.pad(x, pad, mode='reflect').rechunk(x.chunksize)
+    halo_g = halo(model, axes)
+    padded = padded.rechunk(tuple(_last_merged(c, halo_g[i]) for i, c in enumerate(padded.chunks)))
+    depth = {i: d if padded.numblocks[i] > 1 else 0 for i, d in halo_g.items()}  # one block: no halo
     restored = da.map_overlap(_restore_block, padded, depth=depth, boundary='none', trim=True,
                               dtype=np.float32, meta=np.empty((0,) * x.ndim, np.float32), model_key=model_key,
                               axes=axes, normalizer=normalizer, direction=direction)
@@ -351,7 +352,11 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
     restored = restored[crop].rechunk(x.chunks)
     if not with_qc:
         return (mi, ma), restored, None
-    # blocks at least as large as the QC's halo (G, F and smoothing: larger than the restoration's), one task each
+    # the QC of G's output without the margin, as in-memory prediction computes it; blocks at least as large as the
+    # QC's halo (G, F and smoothing: larger than the restoration's), one task each
+    pad = padding(model, axes, x.shape, margin=False)
+    padded = da.pad(x, pad, mode='reflect').rechunk(x.chunksize) if any(map(any, pad)) else x
+    crop = tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))
     halo_qc = qc_halo(model, axes)
     padded = padded.rechunk(tuple(ensure_minimum_chunksize(halo_qc[i], c) for i, c in enumerate(padded.chunks)))
     depth = {i: d if padded.numblocks[i] > 1 else 0 for i, d in halo_qc.items()}
@@ -363,6 +368,14 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
     # into one Zarr chunk (two concurrent writes of one chunk keep only one of them)
     return (mi, ma), restored, qc[crop + (slice(None),)].rechunk(
         tuple((1,) if a == 'C' else c for a, c in zip(axes, x.chunks)) + ((2,),))
+
+
+def _last_merged(chunks, size):
+    """Chunks of an axis with a last one thinner than ``size`` (a halo) merged into the one before it: the others
+    keep their sizes, so that every block still starts on the network's pooling grid."""
+    if len(chunks) > 1 and chunks[-1] < size:
+        return tuple(chunks[:-2]) + (chunks[-2] + chunks[-1],)
+    return tuple(chunks)
 
 
 def _compute(stores, n, scheduler, progress):

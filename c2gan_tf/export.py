@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from csbdeep.data import PadAndCropResizer
 from csbdeep.models.base_model import suppress_without_basedir
 
 from .atomic import atomic_path
@@ -276,7 +277,8 @@ class ExportMixin:
         ``meta.json`` (type, version, direction, axes, divisibility per axis, tile overlap). The
         network takes and returns normalised intensities; the model folder is not changed. The input's low band that
         :meth:`predict` puts into a restoration (``config.output_lowpass_weight``) is not in it: Fiji's tiles cannot
-        share the whole image's fit; ``predict(..., lowpass_weight=0)`` computes what the export does.
+        share the whole image's fit; nor is the margin it reflects the image by (:meth:`prediction_margin`):
+        ``predict(..., lowpass_weight=0, resizer=PadAndCropResizer())`` computes what the export does.
 
         Parameters
         ----------
@@ -321,8 +323,9 @@ class ExportMixin:
         through the training-time calibration of the weights (:meth:`export_range`) instead, as bioimageio.core
         0.11 cannot yet take an output's own percentiles (it computes every per-sample statistic before the model
         runs, so one of the output fails with ``KeyError: 'output'``). Nor does the package put the input's low band
-        into a restoration (``config.output_lowpass_weight``; the spec has no such operation): its test output is
-        ``predict(..., lowpass_weight=0)``'s.
+        into a restoration (``config.output_lowpass_weight``; the spec has no such operation), nor reflect the image
+        by a margin at its edges (:meth:`prediction_margin`): its test output is ``predict(..., lowpass_weight=0,
+        resizer=PadAndCropResizer())``'s.
 
         Parameters
         ----------
@@ -340,7 +343,8 @@ class ExportMixin:
         generator = self._generator(direction)
         x = crop_test_input(test_input, axes, self.config.axes, self.config.div_by())
         target = self.export_range(direction)
-        y = self.predict(x, self.config.axes, direction=direction, lowpass_weight=0, normalizer=None if target is None
+        y = self.predict(x, self.config.axes, direction=direction, lowpass_weight=0, resizer=PadAndCropResizer(),
+                         normalizer=None if target is None
                          else DomainNormalizer(*target, self.config.norm_pmin, self.config.norm_pmax))
         export_bioimageio(generator, path, x[np.newaxis], y[np.newaxis], self.config.axes[:-1],
                           self.config.div_by(), (self.config.norm_pmin, self.config.norm_pmax),

@@ -18,7 +18,7 @@ from csbdeep.utils import move_image_axes
 
 from .io import convert_dtype
 from .lowband import input_low_band
-from .prepare import DomainNormalizer, check_axes, check_finite, stack_axes, target_range
+from .prepare import DomainNormalizer, MarginResizer, check_axes, check_finite, stack_axes, target_range
 from .qc import QC, quality_control
 
 #: Generator used for each prediction direction.
@@ -82,7 +82,15 @@ class PredictionMixin:
                       "input's intensity range instead" % ('B' if direction == 'AtoB' else 'A'))
         return PercentileNormalizer(self.config.norm_pmin, self.config.norm_pmax, do_after=True)
 
-    def predict(self, img, axes, normalizer=None, resizer=PadAndCropResizer(), n_tiles=None, direction='AtoB',
+    def prediction_margin(self):
+        """The margin :meth:`predict` reflects the image by at its edges, per axis of the network: the network's
+        receptive field (CSBDeep's tile overlap), rounded up to the network's divisibility (so that the pooling
+        grid stays where it is without a margin, and only pixels near the edges change)."""
+        spatial = self.config.axes.replace('C', '')
+        return {a: -(-o // d) * d for a, o, d in zip(spatial, self._axes_tile_overlap(spatial),
+                                                     self._axes_div_by(spatial))}
+
+    def predict(self, img, axes, normalizer=None, resizer=None, n_tiles=None, direction='AtoB',
                 dtype='float32', callback=None, return_qc=False, lowpass_weight=None):
         """Restore an image (A -> B), or degrade one (B -> A).
 
@@ -96,7 +104,10 @@ class PredictionMixin:
             ``None`` uses :meth:`default_normalizer` (output in the target domain's units); any CSBDeep
             normalizer can be given, as to ``CARE.predict``.
         resizer : :class:`csbdeep.data.Resizer` or None
-            Pads the image to multiples of ``config.div_by()`` and crops the result.
+            Pads the image to multiples of ``config.div_by()`` and crops the result. ``None`` (default): a
+            :class:`c2gan_tf.prepare.MarginResizer` that first reflects the image by the network's receptive field
+            at its edges (:meth:`prediction_margin`), so that they are restored as its interior is;
+            ``csbdeep.data.PadAndCropResizer()`` pads to the multiples only (CSBDeep's default).
         n_tiles : tuple of int or None
             Tiles per axis of ``img``; tiled and whole-image predictions agree.
         direction : str
@@ -114,7 +125,8 @@ class PredictionMixin:
             and a summary (fraction of area changed, cycle residual, distances of the output's intensities and
             power spectrum to domain B's), from the saliency masks of input and output and the cycle residual
             ``F(G(x)) - x``; see :mod:`c2gan_tf.qc`. It runs F as well as G. The map describes G's output before
-            the input's low band goes into it (``lowpass_weight``).
+            the input's low band goes into it (``lowpass_weight``), and without the margin (G runs a second time
+            without it, as block prediction's QC does); its distances to B are the restoration's.
         lowpass_weight : float or None
             How much of a restoration's low band is taken from its input's (:mod:`c2gan_tf.lowband`, Gaussian of
             ``config.output_lowpass_sigma`` pixels, in normalised units before the output is mapped into domain B's);
@@ -131,6 +143,8 @@ class PredictionMixin:
         check_finite(img, 'input image')
         if normalizer is None:
             normalizer = self.default_normalizer(direction)
+        if resizer is None:
+            resizer = MarginResizer(self.prediction_margin())
         if return_qc and direction != 'AtoB':
             raise ValueError("return_qc is for restorations (direction='AtoB')")
         weight = self.lowpass_weight(direction, lowpass_weight)
@@ -158,8 +172,12 @@ class PredictionMixin:
         net = self._generator(direction)
         cached = self._calls.get(direction)
         if cached is None or cached[0] is not net:  # new networks (a model trained or loaded again)
+            # one trace for any input size (a trace per size, or a relaxed one after a few, would make a block's
+            # result depend on which sizes came before it, in the last bits)
+            spec = tf.TensorSpec([None] * (len(self.config.axes.replace('C', '')) + 1) + [self.config.n_channel_in],
+                                 tf.float32)
             cached = self._calls[direction] = (net, tf.function(lambda x: net(x, training=False),
-                                                                reduce_retracing=True))
+                                                                input_signature=[spec]))
         view = copy.copy(self)
         view.keras_model = _Network(cached[1], callback)
         return view
@@ -179,23 +197,29 @@ class PredictionMixin:
         ``after``, and, ``with_qc``, the :class:`c2gan_tf.qc.QC` of G's output (F runs on it too); else None."""
         x = normalizer.before(img.astype(np.float32, copy=False), axes)
         y = self._predict_network(x, axes, NoNormalizer(), resizer, n_tiles, direction, callback)
-        qc = self._qc(x, y, axes, resizer, n_tiles, callback) if with_qc else None
+        qc = None
+        if with_qc:  # of G's output without a margin, as the QC blocks compute it (c2gan_tf.blocks)
+            plain = PadAndCropResizer() if isinstance(resizer, MarginResizer) else resizer
+            y_qc = y if plain is resizer else self._predict_network(x, axes, NoNormalizer(), plain, n_tiles,
+                                                                    direction, callback)
+            qc = self._qc(x, y_qc, axes, plain, n_tiles, callback, output=y)
         if weight > 0:
             y = input_low_band(x, y, axes, self.config.axes.replace('C', ''), self.config.output_lowpass_sigma,
                                weight)
         return (normalizer.after(y, None, axes)[0] if normalizer.do_after else y), qc
 
-    def _qc(self, x, y, axes, resizer, n_tiles, callback):
-        """The :class:`c2gan_tf.qc.QC` of G's output ``y`` of the normalised input ``x`` (F runs on ``y``)."""
+    def _qc(self, x, y, axes, resizer, n_tiles, callback, output):
+        """The :class:`c2gan_tf.qc.QC` of G's output ``y`` of the normalised input ``x`` (F runs on ``y``); its
+        distances to domain B are those of the restoration ``output``."""
         cycle = self._predict_network(y, axes, NoNormalizer(), resizer, n_tiles, 'BtoA', callback)
         if 'C' in axes:
-            x, y, cycle = (v.mean(axis=axes.index('C')) for v in (x, y, cycle))
+            x, y, cycle, output = (v.mean(axis=axes.index('C')) for v in (x, y, cycle, output))
         map_axes = axes.replace('C', '')
         spatial = [i for i, a in enumerate(map_axes) if a in self.config.axes]
         saliency, b = self.trainer.saliency, self.domain_stats.get('B', {})
         qmap, summary, residual = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial,
                                                   b.get('quantiles'), True, b.get('spectrum'),
-                                                  self.config.train_patch_size)
+                                                  self.config.train_patch_size, output)
         return QC(qmap, map_axes, summary, residual)
 
     def _predict_planes(self, img, axes, loop, normalizer, resizer, n_tiles):

@@ -6,7 +6,7 @@ arrays and axis strings, and CSBDeep normalisers into and out of a domain's unit
 """
 
 import numpy as np
-from csbdeep.data import Normalizer, PercentileNormalizer
+from csbdeep.data import Normalizer, PadAndCropResizer, PercentileNormalizer
 from csbdeep.utils import axes_check_and_normalize, move_image_axes, normalize_mi_ma
 
 from .calibration import calibrated_range, image_calibration
@@ -187,3 +187,44 @@ class FixedNormalizer(Normalizer):
 
     def after(self, mean, scale, axes):
         return mean, scale  # normalised units (do_after is False)
+
+
+def margin_padding(shape, axes, div_by, margin):
+    """Padding ``(before, after)`` per axis: ``margin[a]`` pixels at both ends of each axis ``a`` that ``margin``
+    names, then what makes the axis a multiple of its divisibility ``div_by`` (split as CSBDeep's
+    ``PadAndCropResizer`` splits it). The margin shrinks where an axis is too short to reflect it (a reflection pads
+    at most the axis' length - 1 at each end)."""
+    pad = []
+    for a, n, d in zip(axes, shape, div_by):
+        m = max(0, min(int(margin.get(a, 0)), n - 1))
+        extra = (-(n + 2 * m)) % d
+        while m > 0 and m + extra - extra // 2 > n - 1:
+            m -= 1
+            extra = (-(n + 2 * m)) % d
+        pad.append((m + extra // 2, m + extra - extra // 2))
+    return tuple(pad)
+
+
+class MarginResizer(PadAndCropResizer):
+    """CSBDeep's ``PadAndCropResizer`` with a margin: the image reflected by ``margin[a]`` pixels at both ends of each
+    axis ``a`` (the network's receptive field) before it is padded to the network's divisibility; ``after`` crops
+    both off.
+
+    Without a margin, the network's zero padding at the image's edges shows in a restoration: pixels near an edge
+    are restored from a field of view that runs out, which tiles of CSBDeep's tiled prediction never see (they
+    overlap by the receptive field). It matters most along a short axis, e.g. Z of a thin volume.
+
+    Parameters
+    ----------
+    margin : dict
+        Pixels per axis letter; axes not named get none.
+    """
+
+    def __init__(self, margin):
+        super().__init__(mode='reflect')
+        self.margin = dict(margin)
+
+    def before(self, x, axes, axes_div_by):
+        axes = axes_check_and_normalize(axes, x.ndim)
+        self.pad = dict(zip(axes, margin_padding(x.shape, axes, axes_div_by, self.margin)))
+        return np.pad(x, tuple(self.pad[a] for a in axes), mode=self.mode)

@@ -138,11 +138,12 @@ def summary(qmap, residual, y, b_quantiles=None, b_spectrum=None, segment=None, 
 
 
 def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=None, return_residual=False,
-                    b_spectrum=None, segment=None):
+                    b_spectrum=None, segment=None, output=None):
     """Map and summary of one restoration, from normalised input ``x``, restoration ``y`` and cycle ``F(y)``, all
     without channel axis (channels averaged); ``spatial``: the indices of the network's spatial axes;
     ``b_quantiles`` and ``b_spectrum``: domain B's (:func:`domain_quantiles`, :func:`domain_spectrum`), with
-    ``segment`` the shape of the patches that gave its spectrum.
+    ``segment`` the shape of the patches that gave its spectrum; ``output``: the restoration whose distances to B
+    the summary gives, where it is not ``y`` (default: ``y``).
 
     Returns
     -------
@@ -153,7 +154,8 @@ def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=No
     change = structure_change(x, y, saliency_a, saliency_b, spatial)
     residual = cycle_residual(x, cycle, saliency_a['sigma'], spatial)
     qmap = qc_map(change, residual)
-    result = qmap, summary(qmap, residual, y, b_quantiles, b_spectrum, segment, spatial)
+    result = qmap, summary(qmap, residual, y if output is None else output, b_quantiles, b_spectrum, segment,
+                           spatial)
     return result + (residual,) if return_residual else result
 
 

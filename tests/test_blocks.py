@@ -11,7 +11,7 @@ import pytest
 import tifffile
 import zarr
 
-from c2gan_tf.blocks import FixedNormalizer, predict_blocks, volume_percentiles
+from c2gan_tf.blocks import FixedNormalizer, _last_merged, predict_blocks, volume_percentiles
 from c2gan_tf.calibration import calibrated_range, image_calibration
 from c2gan_tf.io.zarr import open_image
 from conftest import job, result, train_tiny
@@ -54,6 +54,13 @@ def test_blocks_of_a_tiff_agree_with_whole_image_prediction_and_keep_pixel_size(
     assert model in blocks._models.values()  # kept for the next blocks of this process, until emptied
     blocks.clear_models()
     assert not blocks._models
+
+
+def test_a_last_block_thinner_than_the_halo_joins_the_one_before_and_the_others_keep_their_grid():
+    assert _last_merged((32, 20), 24) == (52,)
+    assert _last_merged((32, 32, 20), 24) == (32, 52)
+    assert _last_merged((512, 88), 44) == (512, 88)
+    assert _last_merged((12,), 24) == (12,)
 
 
 def test_blocks_3d_and_a_stack_restored_plane_by_plane(tmp_path):

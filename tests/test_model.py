@@ -3,11 +3,12 @@ import warnings
 
 import numpy as np
 import pytest
-from csbdeep.data import NoNormalizer, PercentileNormalizer
+from csbdeep.data import NoNormalizer, PadAndCropResizer, PercentileNormalizer
 
 from c2gan_tf import C2GAN, DomainNormalizer
 from c2gan_tf.calibration import calibrated_range, image_calibration
 from c2gan_tf.lowband import input_low_band
+from c2gan_tf.prepare import MarginResizer, margin_padding
 from conftest import random_patches, tiny_config, train_tiny
 
 
@@ -123,6 +124,35 @@ def test_tiled_equals_whole_2d(tiny_model, rng, shape, n_tiles):
     tiled = model.predict(x, 'YX', n_tiles=n_tiles)
     assert whole.shape == shape and whole.dtype == np.float32
     np.testing.assert_allclose(tiled, whole, rtol=1e-4, atol=1e-4 * np.abs(whole).max())
+
+
+def test_margin_padding_reflects_what_an_axis_can_give_then_pads_to_the_divisibility():
+    # Y: 10 each side, 50 + 20 -> 72; X: 7 pixels reflect at most 6 each side, and 4 + 7 + 5 = 16; C: nothing
+    assert margin_padding((50, 7, 2), 'YXC', (4, 4, 1), {'Y': 10, 'X': 10}) == ((11, 11), (4, 5), (0, 0))
+    assert margin_padding((50, 7), 'YX', (4, 4), {}) == ((1, 1), (0, 1))  # no margin: CSBDeep's split
+    r = MarginResizer({'Y': 10, 'X': 10})
+    x = np.arange(50 * 7 * 2, dtype=np.float32).reshape(50, 7, 2)
+    padded = r.before(x, 'YXC', (4, 4, 1))
+    assert padded.shape == (72, 16, 2)
+    np.testing.assert_array_equal(padded[11:-11, 4:-5], x)
+    np.testing.assert_array_equal(padded[10, 4:-5], x[1])  # reflected, not repeated
+    np.testing.assert_array_equal(r.after(padded, 'YXC'), x)
+
+
+def test_edges_are_restored_from_the_image_reflected_by_the_receptive_field(tiny_model, rng):
+    model, _, _ = tiny_model
+    m = model.prediction_margin()['Y']
+    overlap = model._axes_tile_overlap('Y')[0]
+    assert model.prediction_margin() == {'Y': m, 'X': m} and m % 4 == 0 and overlap <= m < overlap + 4
+    x = rng.random((60, 60), np.float32)  # a multiple of 4: no padding but the margin
+    kw = dict(normalizer=NoNormalizer(), lowpass_weight=0)
+    y = model.predict(x, 'YX', **kw)
+    reflected = model.predict(np.pad(x, m, mode='reflect'), 'YX', resizer=PadAndCropResizer(), **kw)
+    np.testing.assert_allclose(y, reflected[m:-m, m:-m], rtol=1e-5, atol=1e-5 * np.abs(y).max())
+    plain = model.predict(x, 'YX', resizer=PadAndCropResizer(), **kw)  # zero padding of the network at the edges
+    inner = (slice(m, -m),) * 2
+    np.testing.assert_allclose(plain[inner], y[inner], rtol=1e-4, atol=1e-4 * np.abs(y).max())
+    assert np.abs(plain - y).max() > 1e-3 * np.abs(y).max()
 
 
 def test_callback_runs_before_each_tile_of_each_plane_and_can_stop_prediction(tiny_model, rng):
