@@ -141,9 +141,10 @@ def padding(model, axes, shape, margin=True):
 
 
 def halo(model, axes):
-    """Overlap per axis: the network's tile overlap (its receptive field), rounded up to its divisibility."""
-    return {i: int(np.ceil(o / d) * d) for i, (o, d) in enumerate(zip(model._axes_tile_overlap(axes),
-                                                                       model._axes_div_by(axes)))}
+    """Overlap per axis: the network's tile overlap (its receptive field), rounded up to its divisibility: the
+    model's prediction margin (:meth:`c2gan_tf.C2GAN.prediction_margin`), 0 along the axes it does not name."""
+    margin = model.prediction_margin()
+    return {i: margin.get(a, 0) for i, a in enumerate(axes)}
 
 
 def qc_halo(model, axes):

@@ -52,12 +52,12 @@ def run_demo(outdir='c2gan_demo', ndim=2, epochs=8, steps_per_epoch=100, seed=0,
     report = report or (lambda line: None)
     os.makedirs(outdir, exist_ok=True)
     shape = ((128, 128) if tiny else (256, 256)) if ndim == 2 else ((16, 64, 64) if tiny else (32, 128, 128))
-    patch = demo_sizes(ndim)['train_patch_size']
     axes = 'YX' if ndim == 2 else 'ZYX'
     report('Generating synthetic data (%dD, %d images per domain) ...' % (ndim, n_images))
     data = synthetic.generate(ndim, shape, n_a=n_images, n_b=n_images, n_test=1, seed=seed)
 
     config = Config(axes, train_seed=seed, **demo_sizes(ndim, epochs, steps_per_epoch, tiny))
+    patch = config.train_patch_size
     patches = UnpairedPatches(*create_unpaired_patches(UnpairedData.from_arrays(data['A'], data['B'], axes), patch,
                                                        32, normalization=(config.norm_pmin, config.norm_pmax),
                                                        seed=seed))
