@@ -10,9 +10,9 @@ weight 0), c2GAN, and supervised CARE (csbdeep) on registered pairs of the same 
 c2GAN trained on the volumes' planes and applied plane by plane (``c2GAN 2D, plane by plane``: users ask which to
 use). The GANs use the package's defaults for their dimensionality (``Config('YX')``, ``Config('ZYX')``: the 3D
 defaults are the recipe chosen in ``recipe_3d.py``), 2D at the CPU sizes of ``quality_real.py``, 3D at the 3D demo's
-(:func:`c2gan_tf.demo.demo_sizes`); CARE the same budget. Every output is mapped into domain B's units with the stored range of B's
-training images. Means over the test images; each learned method over 3 seeds (mean and standard deviation). Content
-preservation: IoU of the foreground masks of output and ground truth (``mask_iou_with_gt``).
+(:func:`c2gan_tf.demo.demo_sizes`); CARE the same budget. Every output is mapped into domain B's units with the
+stored range of B's training images. Means over the test images; each learned method over 3 seeds (mean and standard
+deviation). Content preservation: IoU of the foreground masks of output and ground truth (``mask_iou_with_gt``).
 
 Writes ``quality_synthetic.json`` and ``quality_synthetic.png`` (an XY plane and an XZ section of each method in 3D).
 Resumable per (set, method, seed).
@@ -228,6 +228,7 @@ def main():
     p.add_argument('--seeds', type=int, default=3)
     p.add_argument('--out', default=HERE)
     a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, 'quality_synthetic.json')
     report = dict(benchmark='restoration quality on synthetic data with ground truth', data=DATA, sets={})
     if os.path.exists(path):

@@ -134,10 +134,10 @@ def block_sizes(model, axes, shape, block_size=None):
     return tuple(sizes)
 
 
-def padding(model, axes, shape, margin=True):
+def padding(model, axes, shape):
     """Padding (before, after) per axis of whole-image prediction (:class:`c2gan_tf.prepare.MarginResizer`): the
-    model's prediction margin (``margin``), then to multiples of the network's divisibility."""
-    return margin_padding(shape, axes, model._axes_div_by(axes), model.prediction_margin() if margin else {})
+    model's prediction margin, then to multiples of the network's divisibility."""
+    return margin_padding(shape, axes, model._axes_div_by(axes), model.prediction_margin())
 
 
 def halo(model, axes):
@@ -332,39 +332,38 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
     units as a Dask array with ``x``'s chunks, each block predicted with the network's halo; and, ``with_qc``, the QC
     blocks (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
     import dask.array as da
+    from dask.array.core import normalize_chunks
     from dask.array.overlap import ensure_minimum_chunksize
     c = model.config
     mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
     normalizer = FixedNormalizer(mi, ma)
     # pad the whole image as whole-image prediction does (its margin, then to the network's pooling grid), so that
-    # every block lies on that grid; the blocks then need no padding of their own, and the result is cropped back
+    # every block lies on that grid; the blocks then need no padding of their own, and the results are cropped back
     pad = padding(model, axes, x.shape)
-    padded = da.pad(x, pad, mode='reflect').rechunk(x.chunksize)
+    padded = da.pad(x, pad, mode='reflect')
+    chunks = normalize_chunks(x.chunksize, padded.shape)
+    crop = tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))
     halo_g = halo(model, axes)
-    padded = padded.rechunk(tuple(_last_merged(c, halo_g[i]) for i, c in enumerate(padded.chunks)))
-    depth = {i: d if padded.numblocks[i] > 1 else 0 for i, d in halo_g.items()}  # one block: no halo
-    restored = da.map_overlap(_restore_block, padded, depth=depth, boundary='none', trim=True,
+    blocks = padded.rechunk(tuple(_last_merged(c, halo_g[i]) for i, c in enumerate(chunks)))
+    depth = {i: d if blocks.numblocks[i] > 1 else 0 for i, d in halo_g.items()}  # one block: no halo
+    restored = da.map_overlap(_restore_block, blocks, depth=depth, boundary='none', trim=True,
                               dtype=np.float32, meta=np.empty((0,) * x.ndim, np.float32), model_key=model_key,
                               axes=axes, normalizer=normalizer, direction=direction)
     if restored.shape != padded.shape:
         raise ValueError('blocks need a model whose output has the input\'s shape, got %s from %s'
                          % (restored.shape, padded.shape))
-    crop = tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))
     restored = restored[crop].rechunk(x.chunks)
     if not with_qc:
         return (mi, ma), restored, None
-    # the QC of G's output without the margin, as in-memory prediction computes it; blocks at least as large as the
-    # QC's halo (G, F and smoothing: larger than the restoration's), one task each
-    pad = padding(model, axes, x.shape, margin=False)
-    padded = da.pad(x, pad, mode='reflect').rechunk(x.chunksize) if any(map(any, pad)) else x
-    crop = tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))
+    # the QC of the same padded image, as in-memory prediction computes it; blocks at least as large as the QC's
+    # halo (G, F and smoothing: larger than the restoration's), one task each
     halo_qc = qc_halo(model, axes)
-    padded = padded.rechunk(tuple(ensure_minimum_chunksize(halo_qc[i], c) for i, c in enumerate(padded.chunks)))
-    depth = {i: d if padded.numblocks[i] > 1 else 0 for i, d in halo_qc.items()}
-    chunks = tuple((1,) if a == 'C' else c for a, c in zip(axes, padded.chunks)) + ((2,),)
-    qc = da.overlap.overlap(padded, depth=depth, boundary='none').map_blocks(
+    blocks = padded.rechunk(tuple(ensure_minimum_chunksize(halo_qc[i], c) for i, c in enumerate(chunks)))
+    depth = {i: d if blocks.numblocks[i] > 1 else 0 for i, d in halo_qc.items()}
+    qc_chunks = tuple((1,) if a == 'C' else c for a, c in zip(axes, blocks.chunks)) + ((2,),)
+    qc = da.overlap.overlap(blocks, depth=depth, boundary='none').map_blocks(
         _qc_block, model_key=model_key, axes=axes, normalizer=normalizer, depth=depth, new_axis=[x.ndim],
-        chunks=chunks, dtype=np.float32, meta=np.empty((0,) * (x.ndim + 1), np.float32))
+        chunks=qc_chunks, dtype=np.float32, meta=np.empty((0,) * (x.ndim + 1), np.float32))
     # back onto the restoration's blocks: the partial QC array is chunked as they are, so that no two tasks write
     # into one Zarr chunk (two concurrent writes of one chunk keep only one of them)
     return (mi, ma), restored, qc[crop + (slice(None),)].rechunk(

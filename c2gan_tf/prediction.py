@@ -124,9 +124,8 @@ class PredictionMixin:
             :class:`c2gan_tf.qc.QC` with a per-pixel map (0 kept to 1 changed, the image's axes but channels)
             and a summary (fraction of area changed, cycle residual, distances of the output's intensities and
             power spectrum to domain B's), from the saliency masks of input and output and the cycle residual
-            ``F(G(x)) - x``; see :mod:`c2gan_tf.qc`. It runs F as well as G. The map describes G's output before
-            the input's low band goes into it (``lowpass_weight``), and without the margin (G runs a second time
-            without it, as block prediction's QC does); its distances to B are the restoration's.
+            ``F(G(x)) - x``; see :mod:`c2gan_tf.qc`. It runs F as well as G (on G's output before the resizer
+            crops it). The map describes G's output before the input's low band goes into it (``lowpass_weight``).
         lowpass_weight : float or None
             How much of a restoration's low band is taken from its input's (:mod:`c2gan_tf.lowband`, Gaussian of
             ``config.output_lowpass_sigma`` pixels, in normalised units before the output is mapped into domain B's);
@@ -196,30 +195,33 @@ class PredictionMixin:
         input's low band goes into G's output (``weight``, :func:`c2gan_tf.lowband.input_low_band`) before
         ``after``, and, ``with_qc``, the :class:`c2gan_tf.qc.QC` of G's output (F runs on it too); else None."""
         x = normalizer.before(img.astype(np.float32, copy=False), axes)
-        y = self._predict_network(x, axes, NoNormalizer(), resizer, n_tiles, direction, callback)
         qc = None
-        if with_qc:  # of G's output without a margin, as the QC blocks compute it (c2gan_tf.blocks)
-            plain = PadAndCropResizer() if isinstance(resizer, MarginResizer) else resizer
-            y_qc = y if plain is resizer else self._predict_network(x, axes, NoNormalizer(), plain, n_tiles,
-                                                                    direction, callback)
-            qc = self._qc(x, y_qc, axes, plain, n_tiles, callback, output=y)
+        if with_qc:  # G and F on the padded image (F on G's whole output), as the QC blocks compute them
+            plain = PadAndCropResizer()  # the padded image's shape is already a multiple of the network's
+            padded = resizer.before(x, axes, self._axes_div_by(axes))
+            y = self._predict_network(padded, axes, NoNormalizer(), plain, n_tiles, direction, callback)
+            cycle = self._predict_network(y, axes, NoNormalizer(), plain, n_tiles, 'BtoA', callback)
+            qc = self._qc(padded, y, cycle, axes, resizer)
+            y = resizer.after(y, axes)
+        else:
+            y = self._predict_network(x, axes, NoNormalizer(), resizer, n_tiles, direction, callback)
         if weight > 0:
             y = input_low_band(x, y, axes, self.config.axes.replace('C', ''), self.config.output_lowpass_sigma,
                                weight)
         return (normalizer.after(y, None, axes)[0] if normalizer.do_after else y), qc
 
-    def _qc(self, x, y, axes, resizer, n_tiles, callback, output):
-        """The :class:`c2gan_tf.qc.QC` of G's output ``y`` of the normalised input ``x`` (F runs on ``y``); its
-        distances to domain B are those of the restoration ``output``."""
-        cycle = self._predict_network(y, axes, NoNormalizer(), resizer, n_tiles, 'BtoA', callback)
+    def _qc(self, x, y, cycle, axes, resizer):
+        """The :class:`c2gan_tf.qc.QC` of G's output ``y`` of the normalised input ``x`` padded by ``resizer``,
+        with the cycle ``cycle = F(y)``: computed on the padded arrays, cropped by ``resizer``."""
         if 'C' in axes:
-            x, y, cycle, output = (v.mean(axis=axes.index('C')) for v in (x, y, cycle, output))
+            x, y, cycle = (v.mean(axis=axes.index('C')) for v in (x, y, cycle))
         map_axes = axes.replace('C', '')
         spatial = [i for i, a in enumerate(map_axes) if a in self.config.axes]
         saliency, b = self.trainer.saliency, self.domain_stats.get('B', {})
         qmap, summary, residual = quality_control(x, y, cycle, saliency['A'], saliency['B'], spatial,
                                                   b.get('quantiles'), True, b.get('spectrum'),
-                                                  self.config.train_patch_size, output)
+                                                  self.config.train_patch_size,
+                                                  crop=lambda v: resizer.after(v, map_axes))
         return QC(qmap, map_axes, summary, residual)
 
     def _predict_planes(self, img, axes, loop, normalizer, resizer, n_tiles):

@@ -138,12 +138,13 @@ def summary(qmap, residual, y, b_quantiles=None, b_spectrum=None, segment=None, 
 
 
 def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=None, return_residual=False,
-                    b_spectrum=None, segment=None, output=None):
+                    b_spectrum=None, segment=None, crop=None):
     """Map and summary of one restoration, from normalised input ``x``, restoration ``y`` and cycle ``F(y)``, all
     without channel axis (channels averaged); ``spatial``: the indices of the network's spatial axes;
     ``b_quantiles`` and ``b_spectrum``: domain B's (:func:`domain_quantiles`, :func:`domain_spectrum`), with
-    ``segment`` the shape of the patches that gave its spectrum; ``output``: the restoration whose distances to B
-    the summary gives, where it is not ``y`` (default: ``y``).
+    ``segment`` the shape of the patches that gave its spectrum; ``crop``: where the arrays are the image padded
+    by a margin (:class:`c2gan_tf.prepare.MarginResizer`), the function that crops an array of theirs back to the
+    image: the smoothing sees the margin, the map, the residual and the summary are the image's.
 
     Returns
     -------
@@ -154,8 +155,9 @@ def quality_control(x, y, cycle, saliency_a, saliency_b, spatial, b_quantiles=No
     change = structure_change(x, y, saliency_a, saliency_b, spatial)
     residual = cycle_residual(x, cycle, saliency_a['sigma'], spatial)
     qmap = qc_map(change, residual)
-    result = qmap, summary(qmap, residual, y if output is None else output, b_quantiles, b_spectrum, segment,
-                           spatial)
+    if crop is not None:
+        qmap, residual, y = crop(qmap), crop(residual), crop(y)
+    result = qmap, summary(qmap, residual, y, b_quantiles, b_spectrum, segment, spatial)
     return result + (residual,) if return_residual else result
 
 

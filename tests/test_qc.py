@@ -125,8 +125,10 @@ def test_predict_with_qc_keeps_the_restoration_shapes_and_tiles(tiny_model, rng)
     assert 0 <= result.map.min() and result.map.max() <= 1
     assert set(result.summary) == {'changed_fraction', 'cycle_residual', 'distance_to_b', 'spectrum_distance'}
     assert None not in result.summary.values()  # B's quantiles and spectrum were stored in training
-    _, tiled = model.predict(x, 'YX', return_qc=True, n_tiles=(2, 2))
+    calls = []  # one network call per tile: G once, F once on G's output (the margin's padding included)
+    _, tiled = model.predict(x, 'YX', return_qc=True, n_tiles=(2, 2), callback=lambda: calls.append(1))
     np.testing.assert_allclose(tiled.map, result.map, atol=1e-4)
+    assert len(calls) == 2 * 4
     stack = rng.random((3, 32, 40), np.float32) * 500
     _, planes = model.predict(stack, 'ZYX', return_qc=True)
     assert planes.map.shape == stack.shape and planes.axes == 'ZYX'
