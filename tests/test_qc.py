@@ -27,6 +27,19 @@ def test_map_is_zero_where_nothing_changes_and_rises_where_a_blob_appears(rng):
     assert qmap[45, 45] > 0.8 and summary['cycle_residual'] > 0
 
 
+def test_qc_of_a_padded_image_is_the_crop_of_its_map_and_summarises_the_image_alone(rng):
+    """With ``crop`` (the image padded by a margin): the smoothing sees the margin, map and summary are the image's."""
+    x = 0.1 + blob((64, 64), (32, 32), 6) * 0.8 + 0.02 * rng.standard_normal((64, 64)).astype(np.float32)
+    y = x + blob((64, 64), (4, 4), 5) * 0.8  # a change in the margin only
+    inner = (slice(12, 52), slice(12, 52))
+    full, _, full_residual = qc.quality_control(x, y, x, SALIENCY, SALIENCY, [0, 1], return_residual=True)
+    qmap, summary, residual = qc.quality_control(x, y, x, SALIENCY, SALIENCY, [0, 1], return_residual=True,
+                                                 crop=lambda v: v[inner])
+    np.testing.assert_array_equal(qmap, full[inner])
+    np.testing.assert_array_equal(residual, full_residual[inner])
+    assert full.max() > 0.95 and summary['changed_fraction'] == 0  # the margin's change is not the image's
+
+
 def test_noise_alone_leaves_no_cycle_residual(rng):
     """The residual is smoothed before its magnitude is taken: noise that no generator brings back averages out."""
     x = 0.3 + 0.1 * rng.standard_normal((128, 128)).astype(np.float32)
