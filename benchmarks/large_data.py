@@ -119,11 +119,12 @@ def run_in_memory(model, source, plane, block):
 
 
 def planned_rows(volumes_gb, cores):
-    """The rows of a setting: (run, workers, threads per worker, volume in GB)."""
+    """The rows of a setting: (run, workers, threads per worker, volume in GB); the comparisons on the smallest
+    volume first, so that a run in parts has them from its first part."""
     smallest = volumes_gb[0]
-    rows = [('blocks', 1, cores, gb) for gb in volumes_gb]
+    rows = [('blocks', 1, cores, smallest), ('in_memory_tiled', 1, cores, smallest)]
     rows += [('blocks', n, 1, smallest) for n in (1, 2)]
-    return rows + [('in_memory_tiled', 1, cores, smallest)]
+    return rows + [('blocks', 1, cores, gb) for gb in volumes_gb[1:]]
 
 
 def label(run, workers, threads, gb):
