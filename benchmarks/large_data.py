@@ -3,7 +3,8 @@
 A uint16 ZYX volume is written as a Zarr array (chunk by chunk, never whole in memory) and restored plane by plane
 by a 2D model with :func:`c2gan_tf.blocks.predict_blocks` on a local ``dask.distributed`` cluster whose workers are
 separate processes with a memory limit (Dask's profiler off: it deadlocks workers on Python < 3.11.9, see
-``c2gan_tf.blocks``). Each run is a row of ``rows``:
+``c2gan_tf.blocks``; and without Dask's ``MALLOC_TRIM_THRESHOLD_``, which slows TensorFlow, see
+:func:`worker_environment`). Each run is a row of ``rows``:
 
 - ``blocks`` on every volume size, one worker with as many threads as the machine has cores: the threads that
   in-memory prediction has. TensorFlow in a worker gets ``threads_per_worker`` threads (``TF_NUM_INTRAOP_THREADS``
@@ -77,6 +78,16 @@ def small_model(basedir, n_first):
     return model
 
 
+def worker_environment():
+    """Dask's environment for new worker processes without ``MALLOC_TRIM_THRESHOLD_``: set, it turns off glibc's
+    adaptive mmap threshold, every large tensor is then mapped afresh, and TensorFlow's network ran 1.35x to 1.5x
+    slower in a worker here (docs/large-data.md)."""
+    import dask
+    import distributed  # noqa: F401 (Dask's distributed configuration)
+    return {k: v for k, v in dask.config.get('distributed.nanny.pre-spawn-environ').items()
+            if k != 'MALLOC_TRIM_THRESHOLD_'}
+
+
 def run_blocks(model, source, out, n_workers, threads, memory_limit, block_size=None):
     """Restore ``source`` on a local cluster of ``n_workers`` processes with ``threads`` threads each (TensorFlow's
     too); seconds and the peak worker memory (MB)."""
@@ -86,7 +97,8 @@ def run_blocks(model, source, out, n_workers, threads, memory_limit, block_size=
 
     from c2gan_tf.blocks import predict_blocks
     env = {'TF_NUM_INTRAOP_THREADS': str(threads), 'TF_NUM_INTEROP_THREADS': str(threads)}
-    with dask.config.set({'distributed.worker.profile.enabled': False}), \
+    with dask.config.set({'distributed.worker.profile.enabled': False,
+                          'distributed.nanny.pre-spawn-environ': worker_environment()}), \
             LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True, memory_limit=memory_limit,
                          dashboard_address=None, env=env) as cluster, Client(cluster) as client:
         client.run(lambda: 0)  # workers up
@@ -165,9 +177,9 @@ def main():
     cores = os.cpu_count()
     model = small_model(work, s['n_first'])
     from c2gan_tf.blocks import block_sizes
-    block = block_sizes(model, 'YX', (s['plane'], s['plane']), a.block_size)[0]
+    planes, block, _ = block_sizes(model, 'ZYX', (2 ** 20, s['plane'], s['plane']), a.block_size)
     setting = dict(setting=a.setting, memory_limit_per_worker=s['memory_limit'], plane=s['plane'], block_size=block,
-                   cores=cores)
+                   planes_per_block=planes, cores=cores, worker_malloc_trim_threshold=None)
     report = dict(benchmark='block-by-block prediction of volumes larger than a worker\'s memory', **setting,
                   python=sys.version.split()[0], worker_profiler=False, volumes={}, rows=[])
     if os.path.exists(a.out):

@@ -112,13 +112,18 @@ def _store_block(block, partial, region, marker):
     return region
 
 
+#: Voxels in a block of planes: what a default block of a 3D network holds (32 x 256 x 256; 8 planes of 512 x 512).
+BLOCK_VOXELS = 32 * 256 * 256
+
+
 def block_sizes(model, axes, shape, block_size=None):
     """Block (chunk) sizes per axis: ``block_size`` per spatial axis of the network (multiples of its
-    divisibility), 1 along the axes restored plane by plane, all channels.
+    divisibility), all channels, and along the axes restored plane by plane as many planes as make a block of about
+    :data:`BLOCK_VOXELS` (the innermost of those axes first).
 
-    By default 512 x 512 for a 2D network, 32 x 256 x 256 for a 3D one: each block costs a fixed overhead (a Keras
-    ``predict`` call, Zarr reads and writes) and its halo, so larger blocks run faster, at the cost of a worker's
-    memory.
+    By default 512 x 512 for a 2D network (8 planes of a stack in a block), 32 x 256 x 256 for a 3D one: each block
+    costs a fixed overhead (Dask's tasks, Zarr reads and writes) and its halo, so larger blocks run faster, at the
+    cost of a worker's memory.
     """
     net = model.config.axes.replace('C', '')
     default = {'Z': 32, 'Y': 256, 'X': 256} if 'Z' in net else {'Y': 512, 'X': 512}
@@ -131,6 +136,11 @@ def block_sizes(model, axes, shape, block_size=None):
             sizes.append(min(n, max(div_by, size - size % div_by)))
         else:
             sizes.append(1)
+    planes = max(1, BLOCK_VOXELS // int(np.prod([s for a, s in zip(axes, sizes) if a in net])))
+    for i in reversed(range(len(axes))):
+        if axes[i] != 'C' and axes[i] not in net:
+            sizes[i] = min(shape[i], planes)
+            planes = max(1, planes // shape[i])
     return tuple(sizes)
 
 
@@ -456,10 +466,11 @@ def _prepare(out, job, x, qc_blocks=None):
                                  'output' % (done, partial))
         return partial, done
     os.makedirs(done, exist_ok=True)
-    zarr.create_array(partial, shape=x.shape, chunks=x.chunksize, dtype='float32', overwrite=True)
+    # uncompressed: these arrays are read again and removed, and noisy float32 hardly compresses
+    zarr.create_array(partial, shape=x.shape, chunks=x.chunksize, dtype='float32', compressors=None, overwrite=True)
     if qc_blocks is not None:
         zarr.create_array(_qc_partial(out), shape=qc_blocks.shape, chunks=qc_blocks.chunksize, dtype='float32',
-                          overwrite=True)
+                          compressors=None, overwrite=True)
     with open(job_file + '.tmp', 'w') as f:
         json.dump(job, f)
     os.replace(job_file + '.tmp', job_file)
