@@ -11,7 +11,8 @@ import pytest
 import tifffile
 import zarr
 
-from c2gan_tf.blocks import FixedNormalizer, _last_merged, predict_blocks, volume_percentiles
+from c2gan_tf.blocks import (BLOCK_VOXELS, FixedNormalizer, _last_merged, block_sizes, predict_blocks,
+                             volume_percentiles)
 from c2gan_tf.calibration import calibrated_range, image_calibration
 from c2gan_tf.io.zarr import open_image
 from conftest import job, result, train_tiny
@@ -85,6 +86,15 @@ def test_stack_with_a_2d_model_is_restored_plane_by_plane_in_blocks(tiny_model, 
     restored = np.asarray(open_image(out)[0])
     expected = in_memory(model, stack, 'ZYX', (1, 32, 32))
     np.testing.assert_allclose(restored, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_a_2d_model_takes_several_planes_of_a_stack_to_a_block(tiny_model):
+    model, _, _ = tiny_model
+    assert block_sizes(model, 'ZYX', (20, 512, 512)) == (8, 512, 512)
+    assert block_sizes(model, 'TZYX', (5, 3, 512, 512)) == (2, 3, 512, 512)  # the innermost axis first
+    assert block_sizes(model, 'ZYX', (4, 2048, 2048)) == (4, 512, 512)  # no more planes than there are
+    assert block_sizes(model, 'ZYX', (2, 4096, 4096), 4096) == (1, 4096, 4096)  # at least one
+    assert np.prod(block_sizes(model, 'ZYX', (100, 256, 256))) == BLOCK_VOXELS
 
 
 def test_killed_run_restarted_with_the_same_command_gives_the_same_output(tiny_model, tmp_path):
