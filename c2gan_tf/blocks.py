@@ -41,6 +41,12 @@ def sample_chunks(x, n_chunks=32, seed=0):
     return dask.compute(*[x.blocks[b] for b in chosen])
 
 
+def in_planes(x, axes, net):
+    """``x`` with one plane to a chunk along the axes restored plane by plane (neither ``C`` nor in the network's
+    axes ``net``): what :func:`sample_chunks` draws from, so that a sample holds as many planes whatever the blocks."""
+    return x.rechunk(tuple(1 if a != 'C' and a not in net else c for a, c in zip(axes, x.chunks)))
+
+
 def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):
     """Per-channel percentiles of a whole volume, from up to ``n_chunks`` of its chunks drawn at random.
 
@@ -275,8 +281,9 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
     restored, distance, spectral = da.from_zarr(partial), None, None
     if b.get('quantiles') is not None or b.get('spectrum') is not None:
         # G's output (normalised units), channels averaged, in up to 32 of its blocks
-        ys = [np.asarray(y, np.float32) for y in sample_chunks(
-            restored.mean(axis=axes.index('C')) if 'C' in axes else restored)]
+        mean = restored.mean(axis=axes.index('C')) if 'C' in axes else restored
+        ys = [np.asarray(y, np.float32) for y in sample_chunks(in_planes(mean, axes.replace('C', ''),
+                                                                         model.config.axes))]
         if b.get('quantiles') is not None:
             distance = distance_to_quantiles(np.concatenate([y.ravel() for y in ys]), b['quantiles'])
         if b.get('spectrum') is not None:
@@ -324,28 +331,30 @@ def output_units(model, restored, axes, direction, mi, ma):
     """``(low, high)``: the intensities that a whole restoration's normalised 0 and 1 become.
 
     Those of :meth:`c2gan_tf.C2GAN.output_range`, with the whole volume's calibration folded in when the model
-    :meth:`~c2gan_tf.C2GAN.calibrates_per_image` (its percentiles from up to 32 of ``restored``'s blocks, as the
-    input's are); without intensity statistics, the input's own range ``mi``..``ma`` (per channel, shaped to
-    broadcast).
+    :meth:`~c2gan_tf.C2GAN.calibrates_per_image` (its percentiles from up to 32 of ``restored``'s blocks, of one
+    plane each along the axes restored plane by plane, as the input's are); without intensity statistics, the
+    input's own range ``mi``..``ma`` (per channel, shaped to broadcast).
     """
     target = model.output_range(direction)
     if target is None:
         return per_channel(mi, axes), per_channel(ma, axes)
     if model.calibrates_per_image(direction):
-        values = np.concatenate([np.ravel(y) for y in sample_chunks(restored)])
+        sample = sample_chunks(in_planes(restored, axes, model.config.axes))
+        values = np.concatenate([np.ravel(y) for y in sample])
         target = calibrated_range(*target, *image_calibration(values, model.config.norm_pmin, model.config.norm_pmax))
     return target
 
 
 def _restored(model, model_key, x, axes, direction, with_qc=False):
-    """The whole volume's percentiles ``(mi, ma)`` (:func:`volume_percentiles`), the restored image in normalised
+    """The whole volume's percentiles ``(mi, ma)`` (:func:`volume_percentiles` of up to 32 of its blocks, of one
+    plane each along the axes restored plane by plane), the restored image in normalised
     units as a Dask array with ``x``'s chunks, each block predicted with the network's halo; and, ``with_qc``, the QC
     blocks (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
     import dask.array as da
     from dask.array.core import normalize_chunks
     from dask.array.overlap import ensure_minimum_chunksize
     c = model.config
-    mi, ma = volume_percentiles(x, axes, c.norm_pmin, c.norm_pmax)
+    mi, ma = volume_percentiles(in_planes(x, axes, c.axes), axes, c.norm_pmin, c.norm_pmax)
     normalizer = FixedNormalizer(mi, ma)
     # pad the whole image as whole-image prediction does (its margin, then to the network's pooling grid), so that
     # every block lies on that grid; the blocks then need no padding of their own, and the results are cropped back
