@@ -347,9 +347,9 @@ def output_units(model, restored, axes, direction, mi, ma):
 
 def _restored(model, model_key, x, axes, direction, with_qc=False):
     """The whole volume's percentiles ``(mi, ma)`` (:func:`volume_percentiles` of up to 32 of its blocks, of one
-    plane each along the axes restored plane by plane), the restored image in normalised
-    units as a Dask array with ``x``'s chunks, each block predicted with the network's halo; and, ``with_qc``, the QC
-    blocks (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
+    plane each along the axes restored plane by plane), the restored image in normalised units as a Dask array with
+    ``x``'s chunks, each block predicted with the network's halo; and, ``with_qc``, the QC blocks
+    (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
     import dask.array as da
     from dask.array.core import normalize_chunks
     from dask.array.overlap import ensure_minimum_chunksize
