@@ -29,7 +29,7 @@ from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
 from .calibration import calibrated_range, image_calibration
 from .lowband import affine_of, low_band, moments, reach, sigmas, with_input_low_band
-from .prepare import FixedNormalizer, margin_padding, per_channel, to_domain_units
+from .prepare import FixedNormalizer, margin_padding, per_channel, stack_axes, to_domain_units
 
 
 def sample_chunks(x, n_chunks=32, seed=0):
@@ -41,10 +41,12 @@ def sample_chunks(x, n_chunks=32, seed=0):
     return dask.compute(*[x.blocks[b] for b in chosen])
 
 
-def in_planes(x, axes, net):
-    """``x`` with one plane to a chunk along the axes restored plane by plane (neither ``C`` nor in the network's
-    axes ``net``): what :func:`sample_chunks` draws from, so that a sample holds as many planes whatever the blocks."""
-    return x.rechunk(tuple(1 if a != 'C' and a not in net else c for a, c in zip(axes, x.chunks)))
+def in_planes(x, axes, network_axes, chunks=None):
+    """``x`` in ``chunks`` (default its own), with one plane to a chunk along the axes restored plane by plane
+    (:func:`c2gan_tf.prepare.stack_axes`): what :func:`sample_chunks` draws from, so that a sample holds as many
+    planes whatever the blocks."""
+    loop = stack_axes(axes, x.ndim, network_axes)
+    return x.rechunk(tuple(1 if a in loop else c for a, c in zip(axes, chunks or x.chunks)))
 
 
 def volume_percentiles(x, axes, pmin, pmax, n_chunks=32, seed=0):
@@ -143,8 +145,9 @@ def block_sizes(model, axes, shape, block_size=None):
         else:
             sizes.append(1)
     planes = max(1, BLOCK_VOXELS // int(np.prod([s for a, s in zip(axes, sizes) if a in net])))
+    loop = stack_axes(axes, len(shape), model.config.axes)
     for i in reversed(range(len(axes))):
-        if axes[i] != 'C' and axes[i] not in net:
+        if axes[i] in loop:
             sizes[i] = min(shape[i], planes)
             planes = max(1, planes // shape[i])
     return tuple(sizes)
@@ -234,11 +237,15 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     if qc is not None and direction != 'AtoB':
         raise ValueError("qc is for restorations (direction='AtoB')")
     weight = model.lowpass_weight(direction, lowpass_weight)
-    x = x.rechunk(block_sizes(model, axes, x.shape, block_size))
+    sizes, c = block_sizes(model, axes, x.shape, block_size), model.config
+    # the whole volume's percentiles from 32 blocks of one plane each, drawn from the input as it is stored (drawn
+    # from the blocks, each plane would read its whole block)
+    mi, ma = volume_percentiles(in_planes(x, axes, c.axes, sizes), axes, c.norm_pmin, c.norm_pmax)
+    x = x.rechunk(sizes)
     model_key = _model_key(model)
     with _loading:
         _models[model_key] = model  # this process uses the object given, never an older one of the same folder
-    (mi, ma), restored, qc_blocks = _restored(model, model_key, x, axes, direction, qc is not None)
+    restored, qc_blocks = _restored(model, model_key, x, axes, direction, FixedNormalizer(mi, ma), qc is not None)
     job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
                direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize],
                qc=qc is not None, units='normalised')
@@ -345,17 +352,13 @@ def output_units(model, restored, axes, direction, mi, ma):
     return target
 
 
-def _restored(model, model_key, x, axes, direction, with_qc=False):
-    """The whole volume's percentiles ``(mi, ma)`` (:func:`volume_percentiles` of up to 32 of its blocks, of one
-    plane each along the axes restored plane by plane), the restored image in normalised units as a Dask array with
-    ``x``'s chunks, each block predicted with the network's halo; and, ``with_qc``, the QC blocks
-    (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
+def _restored(model, model_key, x, axes, direction, normalizer, with_qc=False):
+    """The restored image in normalised units (``normalizer``: the whole volume's) as a Dask array with ``x``'s
+    chunks, each block predicted with the network's halo; and, ``with_qc``, the QC blocks (:func:`_qc_block`, with
+    :func:`qc_halo`; else None)."""
     import dask.array as da
     from dask.array.core import normalize_chunks
     from dask.array.overlap import ensure_minimum_chunksize
-    c = model.config
-    mi, ma = volume_percentiles(in_planes(x, axes, c.axes), axes, c.norm_pmin, c.norm_pmax)
-    normalizer = FixedNormalizer(mi, ma)
     # pad the whole image as whole-image prediction does (its margin, then to the network's pooling grid), so that
     # every block lies on that grid; the blocks then need no padding of their own, and the results are cropped back
     pad = padding(model, axes, x.shape)
@@ -373,7 +376,7 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
                          % (restored.shape, padded.shape))
     restored = restored[crop].rechunk(x.chunks)
     if not with_qc:
-        return (mi, ma), restored, None
+        return restored, None
     # the QC of the same padded image, as in-memory prediction computes it; blocks at least as large as the QC's
     # halo (G, F and smoothing: larger than the restoration's), one task each
     halo_qc = qc_halo(model, axes)
@@ -385,7 +388,7 @@ def _restored(model, model_key, x, axes, direction, with_qc=False):
         chunks=qc_chunks, dtype=np.float32, meta=np.empty((0,) * (x.ndim + 1), np.float32))
     # back onto the restoration's blocks: the partial QC array is chunked as they are, so that no two tasks write
     # into one Zarr chunk (two concurrent writes of one chunk keep only one of them)
-    return (mi, ma), restored, qc[crop + (slice(None),)].rechunk(
+    return restored, qc[crop + (slice(None),)].rechunk(
         tuple((1,) if a == 'C' else c for a, c in zip(axes, x.chunks)) + ((2,),))
 
 

@@ -208,7 +208,8 @@ def test_qc_blocks_are_stored_on_the_restoration_s_blocks(tiny_model, shape):
     from c2gan_tf import blocks
     model, _, _ = tiny_model
     x = da.from_array(uneven_image(shape), chunks=64)
-    _, restored, qc = blocks._restored(model, blocks._model_key(model), x, 'YX', 'AtoB', with_qc=True)
+    normalizer = FixedNormalizer(*volume_percentiles(x, 'YX', model.config.norm_pmin, model.config.norm_pmax))
+    restored, qc = blocks._restored(model, blocks._model_key(model), x, 'YX', 'AtoB', normalizer, with_qc=True)
     assert restored.chunks == x.chunks and qc.chunks == x.chunks + ((2,),)
 
 
