@@ -4,9 +4,10 @@ The image is read lazily as a Dask array, normalised with percentiles of the who
 chunks, never per block), and restored block by block with :func:`dask.array.map_overlap` (each block with a halo
 that covers the network's receptive field, so that blocks agree with whole-image prediction). Restored blocks are
 written (in normalised units, as the network gives them) into a Zarr array as they finish, each then marked done, so
-that a killed run restarted with the same command skips them. When every block is done, a restoration takes part
-of its low band from the input's (:func:`input_low_band_blocks`, as in-memory prediction does; one more pass over
-input and result), the result is mapped into the target domain's units (with the whole volume's calibration,
+that a killed run restarted with the same command skips them. A restoration takes part of its low band from the
+input's, as in-memory prediction does (:mod:`c2gan_tf.lowband`): each block computes both low bands with its halo
+and stores them beside its result, with their sums; when every block is done, the affine fit comes from the sums of
+all blocks, the result is mapped into the target domain's units (with the whole volume's calibration,
 :func:`output_units`) and written as OME-Zarr (multiscale pyramid, axes and pixel sizes) with ``ome-zarr``'s
 writer.
 
@@ -93,10 +94,33 @@ def clear_models():
         _models.clear()
 
 
-def _restore_block(block, model_key, axes, normalizer, direction):
-    """One block (with its halo) restored."""
-    return _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(), direction=direction,
-                                     lowpass_weight=0).astype(np.float32)  # the input's low band: of the whole
+def _core(block, depth, block_info):
+    """``block`` (with its halo, ``depth`` per axis) trimmed to the block it was extended from: no halo at the
+    image's ends (Dask's ``boundary='none'``)."""
+    where, n = block_info[0]['chunk-location'], block_info[0]['num-chunks']
+    return block[tuple(slice(depth[i] if where[i] > 0 else 0, block.shape[i] - (depth[i] if where[i] < n[i] - 1 else 0))
+                       for i in range(len(depth)))]
+
+
+def _restore_block(block, model_key, axes, normalizer, direction, depth, low_bands=None, block_info=None):
+    """One block (with its halo) restored, trimmed to the block, with a new last axis: the restoration, and with
+    ``low_bands`` (a dict of ``sigmas`` per axis, the padded image's block ``grid`` and the ``image``'s extent in it,
+    ``(start, stop)`` per axis) the input's and the restoration's low bands (:func:`c2gan_tf.lowband.low_band`, 0 in
+    the padding), computed on the block's part of the image: with its halo (at least the Gaussian's reach beyond the
+    network's), so that they equal the whole image's; at the image's edges with SciPy's boundary, as the whole."""
+    y = _model(model_key).predict(block, axes, normalizer=normalizer, resizer=NoResizer(), direction=direction,
+                                  lowpass_weight=0)  # the input's low band: of the whole image, see predict_blocks
+    if low_bands is None:
+        return _core(y[..., None].astype(np.float32), depth, block_info)
+    where = block_info[0]['chunk-location']
+    start = [sum(c[:k]) - (depth[i] if k > 0 else 0) for i, (c, k) in enumerate(zip(low_bands['grid'], where))]
+    inside = tuple(slice(max(lo - s, 0), max(min(hi - s, n), 0))
+                   for (lo, hi), s, n in zip(low_bands['image'], start, block.shape))
+    v = np.zeros(y.shape + (3,), np.float32)
+    v[..., 0] = y
+    v[inside + (1,)] = low_band(block[inside], low_bands['sigmas'])
+    v[inside + (2,)] = low_band(y[inside], low_bands['sigmas'])
+    return _core(v, depth, block_info)
 
 
 def _qc_block(block, model_key, axes, normalizer, depth, block_info=None):
@@ -107,15 +131,20 @@ def _qc_block(block, model_key, axes, normalizer, depth, block_info=None):
     v = np.stack([qc.map, qc.residual], axis=-1)
     if 'C' in axes:
         v = np.expand_dims(v, axes.index('C'))
-    where, n = block_info[0]['chunk-location'], block_info[0]['num-chunks']
-    return v[tuple(slice(depth[i] if where[i] > 0 else 0, v.shape[i] - (depth[i] if where[i] < n[i] - 1 else 0))
-                   for i in range(block.ndim))]
+    return _core(v, depth, block_info)
 
 
-def _store_block(block, partial, region, marker):
-    """Write a restored block into its region of the partial result, then mark it done."""
+def _store_block(block, array, region, marker, moments_at=None):
+    """Write a block into its region of the Zarr array at ``array``, then mark it done; with ``moments_at`` (the
+    moments array's path, the block's index there, the channel axis or None), first the
+    :func:`c2gan_tf.lowband.moments` of its low bands (the last axis holds restoration, input's and restoration's low
+    bands) into that array."""
     import zarr
-    zarr.open_array(partial, mode='r+')[region] = block
+    zarr.open_array(array, mode='r+')[region] = block
+    if moments_at is not None:
+        path, index, channel = moments_at
+        low_x, low_y = (block[..., i].astype(np.float64) for i in (1, 2))
+        zarr.open_array(path, mode='r+')[index] = np.stack([np.ravel(v) for v in moments(low_x, low_y, channel)])
     open(marker, 'w').close()
     return region
 
@@ -217,8 +246,8 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
         Each block then runs G twice and F once.
     lowpass_weight : float or None
         How much of a restoration's low band is taken from the input's, as :meth:`c2gan_tf.C2GAN.predict` takes it
-        (``None``: ``config.output_lowpass_weight``): after every block is done, from the whole image's fit
-        (:func:`input_low_band_blocks`).
+        (``None``: ``config.output_lowpass_weight``): both low bands computed block by block (with a halo that
+        covers the Gaussian's reach), the affine fit from the whole image's sums.
 
     Returns
     -------
@@ -245,47 +274,58 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
     model_key = _model_key(model)
     with _loading:
         _models[model_key] = model  # this process uses the object given, never an older one of the same folder
-    restored, qc_blocks = _restored(model, model_key, x, axes, direction, FixedNormalizer(mi, ma), qc is not None)
+    sigma = model.config.output_lowpass_sigma if weight > 0 else None
+    restored, qc_blocks = _restored(model, model_key, x, axes, direction, FixedNormalizer(mi, ma), qc is not None,
+                                    sigma)
     job = dict(source=str(source) if isinstance(source, (str, os.PathLike)) else 'array', model=model_key,
                direction=direction, axes=axes, shape=list(x.shape), chunks=[int(s) for s in x.chunksize],
-               qc=qc is not None, units='normalised')
-    partial, done = _prepare(out, job, x, qc_blocks)
-    stores = [_delayed_store(restored, b, partial, _marker(done, b)) for b in np.ndindex(*restored.numblocks)
-              if not os.path.exists(_marker(done, b))]
+               qc=qc is not None, low_band_sigma=sigma, units='normalised')
+    planes = in_planes(restored[..., 0], axes, c.axes).chunksize + (restored.shape[-1],)
+    partial, done = _prepare(out, job, restored, planes, qc_blocks)
+    channel = axes.index('C') if 'C' in axes else None
+    stores = [_delayed_store(restored, b, os.path.join(partial, 'restored'), _marker(done, b),
+                             None if sigma is None else (os.path.join(partial, 'moments'), b, channel))
+              for b in np.ndindex(*restored.numblocks) if not os.path.exists(_marker(done, b))]
     if qc_blocks is not None:
-        stores += [_delayed_store(qc_blocks, b, _qc_partial(out), _marker(done, b, 'qc-'))
+        stores += [_delayed_store(qc_blocks, b, os.path.join(partial, 'qc'), _marker(done, b, 'qc-'))
                    for b in np.ndindex(*qc_blocks.numblocks) if not os.path.exists(_marker(done, b, 'qc-'))]
     if stores:
         _compute(stores, int(np.prod(restored.numblocks)) * (1 if qc is None else 2), scheduler, progress)
-    summary = None if qc is None else _write_qc(model, out, axes, spacing, qc, n_levels, partial)
-    restored = da.from_zarr(partial)
-    if weight > 0:
-        restored = input_low_band_blocks(x, restored, axes, model.config.axes.replace('C', ''),
-                                         model.config.output_lowpass_sigma, weight)
-    low, high = output_units(model, restored, axes, direction, mi, ma)
-    write_ome_zarr(to_domain_units(restored, low, high), axes, spacing, out, n_levels, dtype, rescale)
-    for folder in (partial, done) + ((_qc_partial(out),) if qc is not None else ()):
+    if sigma is not None:  # the input's low band, fitted to the restoration's over the whole image
+        m = np.asarray(da.from_zarr(partial, component='moments'), np.float64)
+        fit = affine_of(*m.reshape((-1,) + m.shape[-2:]).sum(axis=0))
+
+    def result(chunks):
+        """The restoration (with the input's low band) from the partial result, read in ``chunks``."""
+        stored = da.from_zarr(partial, component='restored', chunks=chunks)
+        if sigma is None:
+            return stored[..., 0]
+        return with_input_low_band(stored[..., 0], stored[..., 1], stored[..., 2], *fit, weight, channel)
+
+    # the samples (QC, output calibration) read single planes; the output is written in the blocks
+    summary = None if qc is None else _write_qc(model, out, axes, spacing, qc, n_levels, partial,
+                                                da.from_zarr(partial, component='restored', chunks=planes)[..., 0])
+    low, high = output_units(model, result(planes), axes, direction, mi, ma)
+    write_ome_zarr(to_domain_units(result(restored.chunks), low, high), axes, spacing, out, n_levels, dtype, rescale)
+    for folder in (partial, done):
         shutil.rmtree(folder)
     return out if qc is None else (out, summary)
 
 
-def _qc_partial(out):
-    return str(out) + '.qc-partial.zarr'
-
-
-def _write_qc(model, out, axes, spacing, path, n_levels, partial):
-    """The QC map as OME-Zarr at ``path`` (summary in its attributes), from the QC blocks of a run; its summary."""
+def _write_qc(model, out, axes, spacing, path, n_levels, partial, restored):
+    """The QC map as OME-Zarr at ``path`` (summary in its attributes), from the QC blocks of a run (in its
+    ``partial`` group) and G's output ``restored``; its summary."""
     import dask.array as da
     import zarr
 
     from .qc import CHANGED, distance_to_quantiles, power_spectrum, segments, spectrum_distance
-    v = da.from_zarr(_qc_partial(out))
+    v = da.from_zarr(partial, component='qc')
     if 'C' in axes:
         v = v[tuple(0 if a == 'C' else slice(None) for a in axes)]
     qmap, residual = v[..., 0], v[..., 1]
     changed, mean_residual = da.compute((qmap > CHANGED).mean(), residual.mean())
     b = model.domain_stats.get('B', {})
-    restored, distance, spectral = da.from_zarr(partial), None, None
+    distance, spectral = None, None
     if b.get('quantiles') is not None or b.get('spectrum') is not None:
         # G's output (normalised units), channels averaged, in up to 32 of its blocks
         mean = restored.mean(axis=axes.index('C')) if 'C' in axes else restored
@@ -309,31 +349,6 @@ def _write_qc(model, out, axes, spacing, path, n_levels, partial):
     return summary
 
 
-def input_low_band_blocks(x, restored, axes, spatial, sigma, weight):
-    """:func:`c2gan_tf.lowband.input_low_band` of Dask arrays, lazily: both low bands block by block with the
-    Gaussian's reach as halo (so they equal the whole image's; an axis in one block, or not longer than twice the
-    reach, is smoothed whole, with SciPy's own boundary), the affine fit from the whole image's sums (one pass over
-    input and restoration, computed here)."""
-    import dask.array as da
-    from dask.array.overlap import ensure_minimum_chunksize
-    s = sigmas(axes, spatial, sigma)
-    chunks, depth = list(restored.chunks), {}
-    for i, v in enumerate(s):
-        if v > 0 and (len(chunks[i]) == 1 or restored.shape[i] <= 2 * reach(v)):
-            chunks[i] = (restored.shape[i],)
-        elif v > 0:
-            chunks[i], depth[i] = ensure_minimum_chunksize(reach(v), chunks[i]), reach(v)
-
-    def low(v):
-        return da.map_overlap(low_band, v.rechunk(tuple(chunks)), depth=depth, boundary='reflect', sigmas=s,
-                              dtype=np.float64, meta=np.empty((0,) * v.ndim, np.float64)).rechunk(restored.chunks)
-
-    low_x, low_y = low(x), low(restored)
-    channel = axes.index('C') if 'C' in axes else None
-    a, b = affine_of(*da.compute(*moments(low_x, low_y, channel)))
-    return with_input_low_band(restored, low_x, low_y, a, b, weight, channel)
-
-
 def output_units(model, restored, axes, direction, mi, ma):
     """``(low, high)``: the intensities that a whole restoration's normalised 0 and 1 become.
 
@@ -352,10 +367,12 @@ def output_units(model, restored, axes, direction, mi, ma):
     return target
 
 
-def _restored(model, model_key, x, axes, direction, normalizer, with_qc=False):
+def _restored(model, model_key, x, axes, direction, normalizer, with_qc=False, low_band_sigma=None):
     """The restored image in normalised units (``normalizer``: the whole volume's) as a Dask array with ``x``'s
-    chunks, each block predicted with the network's halo; and, ``with_qc``, the QC blocks (:func:`_qc_block`, with
-    :func:`qc_halo`; else None)."""
+    chunks and a new last axis, each block predicted with the network's halo (:func:`_restore_block`): the
+    restoration, and with ``low_band_sigma`` (pixels along the network's spatial axes) the input's and the
+    restoration's low bands (the halo then covers the Gaussian's reach too); and, ``with_qc``, the QC blocks
+    (:func:`_qc_block`, with :func:`qc_halo`; else None)."""
     import dask.array as da
     from dask.array.core import normalize_chunks
     from dask.array.overlap import ensure_minimum_chunksize
@@ -363,18 +380,27 @@ def _restored(model, model_key, x, axes, direction, normalizer, with_qc=False):
     # every block lies on that grid; the blocks then need no padding of their own, and the results are cropped back
     pad = padding(model, axes, x.shape)
     padded = da.pad(x, pad, mode='reflect')
-    chunks = normalize_chunks(x.chunksize, padded.shape)
     crop = tuple(slice(a, n - b) for (a, b), n in zip(pad, padded.shape))
-    halo_g = halo(model, axes)
-    blocks = padded.rechunk(tuple(_last_merged(c, halo_g[i]) for i, c in enumerate(chunks)))
+    halo_g, low_bands = halo(model, axes), None
+    if low_band_sigma is not None:
+        s = sigmas(axes, model.config.axes.replace('C', ''), low_band_sigma)
+        halo_g = {i: d + (-(-reach(v) // q) * q if v > 0 else 0)
+                  for (i, d), v, q in zip(halo_g.items(), s, model._axes_div_by(axes))}
+    # blocks that start on the pooling grid (sizes rounded up to multiples of the network's divisibility, which a
+    # single block of an axis need not be), none thinner than the halo; a last block thinner than a quarter of the
+    # others (mostly the padding: an image of one block is then one task) joins the one before
+    chunks = normalize_chunks(tuple(-(-max(c, halo_g[i]) // q) * q for i, (c, q)
+                                    in enumerate(zip(x.chunksize, model._axes_div_by(axes)))), padded.shape)
+    blocks = padded.rechunk(tuple(_last_merged(c, max(halo_g[i], c[0] // 4)) for i, c in enumerate(chunks)))
     depth = {i: d if blocks.numblocks[i] > 1 else 0 for i, d in halo_g.items()}  # one block: no halo
-    restored = da.map_overlap(_restore_block, blocks, depth=depth, boundary='none', trim=True,
-                              dtype=np.float32, meta=np.empty((0,) * x.ndim, np.float32), model_key=model_key,
-                              axes=axes, normalizer=normalizer, direction=direction)
-    if restored.shape != padded.shape:
-        raise ValueError('blocks need a model whose output has the input\'s shape, got %s from %s'
-                         % (restored.shape, padded.shape))
-    restored = restored[crop].rechunk(x.chunks)
+    if low_band_sigma is not None:
+        low_bands = dict(sigmas=s, grid=blocks.chunks, image=[(a, n - b) for (a, b), n in zip(pad, padded.shape)])
+    k = 1 if low_bands is None else 3
+    restored = da.overlap.overlap(blocks, depth=depth, boundary='none').map_blocks(
+        _restore_block, model_key=model_key, axes=axes, normalizer=normalizer, direction=direction, depth=depth,
+        low_bands=low_bands, new_axis=[x.ndim], chunks=blocks.chunks + ((k,),), dtype=np.float32,
+        meta=np.empty((0,) * (x.ndim + 1), np.float32))
+    restored = restored[crop + (slice(None),)].rechunk(x.chunks + ((k,),))
     if not with_qc:
         return restored, None
     # the QC of the same padded image, as in-memory prediction computes it; blocks at least as large as the QC's
@@ -393,7 +419,7 @@ def _restored(model, model_key, x, axes, direction, normalizer, with_qc=False):
 
 
 def _last_merged(chunks, size):
-    """Chunks of an axis with a last one thinner than ``size`` (a halo) merged into the one before it: the others
+    """Chunks of an axis with a last one thinner than ``size`` merged into the one before it: the others
     keep their sizes, so that every block still starts on the network's pooling grid."""
     if len(chunks) > 1 and chunks[-1] < size:
         return tuple(chunks[:-2]) + (chunks[-2] + chunks[-1],)
@@ -455,16 +481,19 @@ def _marker(done, block, prefix=''):
     return os.path.join(done, prefix + '_'.join(map(str, block)))
 
 
-def _delayed_store(blocks, block, partial, marker):
-    """A delayed task that computes block ``block`` of ``blocks``, stores it into ``partial``, and marks it done."""
+def _delayed_store(blocks, block, array, marker, moments_at=None):
+    """A delayed task that computes block ``block`` of ``blocks`` and stores it into the Zarr array at ``array``
+    (:func:`_store_block`, with ``moments_at``), and marks it done."""
     import dask
     region = tuple(slice(sum(chunks[:i]), sum(chunks[:i + 1])) for chunks, i in zip(blocks.chunks, block))
-    return dask.delayed(_store_block)(blocks.blocks[block], partial, region, marker)
+    return dask.delayed(_store_block)(blocks.blocks[block], array, region, marker, moments_at)
 
 
-def _prepare(out, job, x, qc_blocks=None):
-    """The partial result (a Zarr array; and that of the QC blocks) and the folder of done markers of a job, made
-    or found again.
+def _prepare(out, job, restored, planes, qc_blocks=None):
+    """The partial result of a job and its folder of done markers, made or found again: a Zarr group of the
+    ``restored`` blocks (``restored``, in Zarr chunks of ``planes``: one plane along the axes restored plane by plane,
+    so that a sample of planes reads only those), with low bands (a last axis of 3) their moments (``moments``, one
+    entry of :func:`c2gan_tf.lowband.moments` per block), and the QC blocks (``qc``).
 
     A folder left by another job (other input, model or blocks) is refused rather than mixed in.
     """
@@ -478,11 +507,16 @@ def _prepare(out, job, x, qc_blocks=None):
                                  'output' % (done, partial))
         return partial, done
     os.makedirs(done, exist_ok=True)
+    group = zarr.open_group(partial, mode='w')
     # uncompressed: these arrays are read again and removed, and noisy float32 hardly compresses
-    zarr.create_array(partial, shape=x.shape, chunks=x.chunksize, dtype='float32', compressors=None, overwrite=True)
-    if qc_blocks is not None:
-        zarr.create_array(_qc_partial(out), shape=qc_blocks.shape, chunks=qc_blocks.chunksize, dtype='float32',
-                          compressors=None, overwrite=True)
+    arrays = dict(restored=(restored, planes)) if qc_blocks is None else dict(restored=(restored, planes),
+                                                                              qc=(qc_blocks, qc_blocks.chunksize))
+    for name, (v, chunks) in arrays.items():
+        group.create_array(name, shape=v.shape, chunks=chunks, dtype='float32', compressors=None)
+    if restored.shape[-1] == 3:
+        channels = restored.shape[job['axes'].index('C')] if 'C' in job['axes'] else 1
+        group.create_array('moments', shape=restored.numblocks + (5, channels),
+                           chunks=(1,) * restored.ndim + (5, channels), dtype='float64', compressors=None)
     with open(job_file + '.tmp', 'w') as f:
         json.dump(job, f)
     os.replace(job_file + '.tmp', job_file)

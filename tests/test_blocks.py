@@ -57,6 +57,21 @@ def test_blocks_of_a_tiff_agree_with_whole_image_prediction_and_keep_pixel_size(
     assert not blocks._models
 
 
+@pytest.mark.parametrize('shape,block_size', [((70, 53), 16), ((12, 200), 32), ((102, 98), None)])
+def test_blocks_smaller_than_the_halo_thin_images_and_one_block_off_the_grid_equal_whole_image_prediction(
+        tiny_model, tmp_path, shape, block_size):
+    """Blocks smaller than the network's halo and the Gaussian's reach of the input's low band, an image thinner than
+    that reach, an image of one block whose side is no multiple of the network's divisibility."""
+    model, _, _ = tiny_model
+    assert model.lowpass_weight() > 0
+    img = uneven_image(shape, seed=9)
+    out = predict_blocks(model, da.from_array(img), str(tmp_path / 'o.ome.zarr'), axes='YX', block_size=block_size,
+                         progress=False)
+    restored = np.asarray(open_image(out)[0])
+    expected = in_memory(model, img, 'YX', block_sizes(model, 'YX', shape, block_size))
+    np.testing.assert_allclose(restored, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
 def test_a_last_block_thinner_than_the_halo_joins_the_one_before_and_the_others_keep_their_grid():
     assert _last_merged((32, 20), 24) == (52,)
     assert _last_merged((32, 32, 20), 24) == (32, 52)
@@ -209,8 +224,9 @@ def test_qc_blocks_are_stored_on_the_restoration_s_blocks(tiny_model, shape):
     model, _, _ = tiny_model
     x = da.from_array(uneven_image(shape), chunks=64)
     normalizer = FixedNormalizer(*volume_percentiles(x, 'YX', model.config.norm_pmin, model.config.norm_pmax))
-    restored, qc = blocks._restored(model, blocks._model_key(model), x, 'YX', 'AtoB', normalizer, with_qc=True)
-    assert restored.chunks == x.chunks and qc.chunks == x.chunks + ((2,),)
+    restored, qc = blocks._restored(model, blocks._model_key(model), x, 'YX', 'AtoB', normalizer, with_qc=True,
+                                    low_band_sigma=4.0)
+    assert restored.chunks == x.chunks + ((3,),) and qc.chunks == x.chunks + ((2,),)
 
 
 def test_qc_map_in_blocks_equals_the_whole_image_map_and_the_cli_writes_it(tiny_model, tmp_path, capsys):

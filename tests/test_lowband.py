@@ -1,9 +1,7 @@
-import dask.array as da
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from c2gan_tf.blocks import input_low_band_blocks
 from c2gan_tf.lowband import affine_of, input_low_band, low_band, moments, reach
 
 
@@ -59,20 +57,11 @@ def test_stacks_are_smoothed_plane_by_plane_and_channels_fitted_each_alone(rng):
     np.testing.assert_allclose(both[..., 1], 10 * one + 1, atol=1e-8)
 
 
-def test_blocks_equal_the_whole_image_even_with_blocks_smaller_than_the_gaussian(rng):
-    fine, bump = scene(rng, (70, 53))
-    x, y = fine + bump + 100, (fine * 0.01).astype(np.float32)
-    whole = input_low_band(x, y, 'YX', 'YX', 2.0, 0.5)
-    assert reach(2.0) == 8
-    blocks = input_low_band_blocks(da.from_array(x, chunks=16), da.from_array(y, chunks=16), 'YX', 'YX', 2.0, 0.5)
-    assert blocks.chunks == da.from_array(y, chunks=16).chunks  # the last blocks (6, 5 px) are below the reach
-    np.testing.assert_allclose(blocks.compute(), whole, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(low_band(x, (2.0, 2.0)), ndimage.gaussian_filter(x, 2.0), atol=1e-12)
-
-
-@pytest.mark.parametrize('shape,chunks', [((10, 200), 64), ((12, 40), 8)])
-def test_blocks_of_images_thinner_than_the_gaussian_reach_equal_the_whole_image(rng, shape, chunks):
-    x, y = rng.random(shape), rng.random(shape).astype(np.float32)
-    blocks = input_low_band_blocks(da.from_array(x, chunks=chunks), da.from_array(y, chunks=chunks), 'YX', 'YX',
-                                   4.0, 0.5)
-    np.testing.assert_allclose(blocks.compute(), input_low_band(x, y, 'YX', 'YX', 4.0, 0.5), rtol=1e-6, atol=1e-7)
+def test_blocks_moments_add_up_to_the_whole_image_s_and_the_low_band_is_scipy_s_gaussian(rng):
+    x, y = rng.random((40, 30, 2)), rng.random((40, 30, 2))
+    whole = moments(x, y, channel=2)
+    parts = [moments(x[a:b], y[a:b], channel=2) for a, b in ((0, 7), (7, 32), (32, 40))]
+    for w, p in zip(whole, zip(*parts)):
+        np.testing.assert_allclose(w, np.sum(p, axis=0), rtol=1e-12)
+    assert whole[0].tolist() == [1200, 1200] and reach(2.0) == 8 and reach(4.0) == 16
+    np.testing.assert_allclose(low_band(x[..., 0], (2.0, 2.0)), ndimage.gaussian_filter(x[..., 0], 2.0), atol=1e-12)
