@@ -1,8 +1,8 @@
 """Out-of-core prediction with Dask: (OME-)Zarr or TIFF in, OME-Zarr out, block by block with the network's halo.
 
 The image is read lazily as a Dask array, normalised with percentiles of the whole volume (taken from a sample of its
-chunks, never per block), and restored block by block with :func:`dask.array.map_overlap` (each block with a halo
-that covers the network's receptive field, so that blocks agree with whole-image prediction). Restored blocks are
+chunks, never per block), and restored block by block, each block with a halo (:func:`dask.array.overlap.overlap`)
+that covers the network's receptive field, so that blocks agree with whole-image prediction. Restored blocks are
 written (in normalised units, as the network gives them) into a Zarr array as they finish, each then marked done, so
 that a killed run restarted with the same command skips them. A restoration takes part of its low band from the
 input's, as in-memory prediction does (:mod:`c2gan_tf.lowband`): each block computes both low bands with its halo
@@ -492,8 +492,8 @@ def _delayed_store(blocks, block, array, marker, moments_at=None):
 def _prepare(out, job, restored, planes, qc_blocks=None):
     """The partial result of a job and its folder of done markers, made or found again: a Zarr group of the
     ``restored`` blocks (``restored``, in Zarr chunks of ``planes``: one plane along the axes restored plane by plane,
-    so that a sample of planes reads only those), with low bands (a last axis of 3) their moments (``moments``, one
-    entry of :func:`c2gan_tf.lowband.moments` per block), and the QC blocks (``qc``).
+    so that a sample of planes reads only those), with low bands (a last axis of 3) also their moments (``moments``,
+    one entry of :func:`c2gan_tf.lowband.moments` per block), and with QC the QC blocks (``qc``).
 
     A folder left by another job (other input, model or blocks) is refused rather than mixed in.
     """
