@@ -80,13 +80,31 @@ def input_low_band(x, y, axes, spatial, sigma, weight):
         smoothed plane by plane.
     sigma, weight : float
         Gaussian sigma (pixels) and the fraction of the low band replaced (0: ``y`` unchanged, 1: all of it).
+
+    A stack is done plane by plane (the Gaussian does not smooth across its planes): the low bands are kept in
+    ``y``'s precision (at least float32), with no float64 copy of the whole stack, so that a large stack costs
+    about twice its restoration's memory more.
     """
     if np.shape(x) != np.shape(y):
         raise ValueError('input and restoration differ in shape: %s and %s' % (np.shape(x), np.shape(y)))
     if weight == 0:
         return y
     s = sigmas(axes, spatial, sigma)
-    low_x, low_y = low_band(x, s), low_band(y, s)
     channel = axes.index('C') if 'C' in axes else None
-    a, b = affine_of(*moments(low_x, low_y, channel))
-    return with_input_low_band(y, low_x, low_y, a, b, weight, channel)
+    # the stack's axes first (views): one plane, with its channels, at a time
+    lead = [i for i, v in enumerate(s) if v == 0 and i != channel]
+    order = lead + [i for i in range(len(s)) if i not in lead]
+    xs, ys = (np.moveaxis(np.asarray(v), order, range(len(s))) for v in (x, y))
+    plane = tuple(s[i] for i in order[len(lead):])
+    pc = None if channel is None else order[len(lead):].index(channel)
+    low_x, low_y = (np.empty(ys.shape, np.result_type(ys.dtype, np.float32)) for _ in range(2))
+    sums = 0
+    for i in np.ndindex(*ys.shape[:len(lead)]):
+        lx, ly = low_band(xs[i], plane), low_band(ys[i], plane)  # float64
+        sums = sums + np.stack([np.ravel(v) for v in moments(lx, ly, pc)])
+        low_x[i], low_y[i] = lx, ly
+    a, b = affine_of(*sums)
+    out = np.empty_like(ys)
+    for i in np.ndindex(*ys.shape[:len(lead)]):
+        out[i] = with_input_low_band(ys[i], low_x[i], low_y[i], a, b, weight, pc)
+    return np.moveaxis(out, range(len(s)), order)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from c2gan_tf.lowband import affine_of, input_low_band, low_band, moments, reach
+from c2gan_tf.lowband import affine_of, input_low_band, low_band, moments, reach, sigmas, with_input_low_band
 
 
 def scene(rng, shape=(96, 80)):
@@ -65,3 +65,14 @@ def test_blocks_moments_add_up_to_the_whole_image_s_and_the_low_band_is_scipy_s_
         np.testing.assert_allclose(w, np.sum(p, axis=0), rtol=1e-12)
     assert whole[0].tolist() == [1200, 1200] and reach(2.0) == 8 and reach(4.0) == 16
     np.testing.assert_allclose(low_band(x[..., 0], (2.0, 2.0)), ndimage.gaussian_filter(x[..., 0], 2.0), atol=1e-12)
+
+
+def test_a_stack_done_plane_by_plane_equals_the_whole_stack_at_once(rng):
+    """The channel axis first, then the stack's: the planes are taken along Z, each with both channels."""
+    x, y = rng.random((2, 3, 40, 30)) * 100, rng.random((2, 3, 40, 30)).astype(np.float32)
+    s = sigmas('CZYX', 'YX', 2.0)
+    low_x, low_y = low_band(x, s), low_band(y, s)
+    expected = with_input_low_band(y, low_x, low_y, *affine_of(*moments(low_x, low_y, 0)), 0.5, 0)
+    got = input_low_band(x, y, 'CZYX', 'YX', 2.0, 0.5)
+    assert got.dtype == np.float32 and got.shape == y.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
