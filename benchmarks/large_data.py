@@ -21,8 +21,8 @@ Measured per row: seconds, megavoxels per second, and the largest resident memor
 peak memory per worker flat within 10 % from the smallest volume to the largest, 2 workers >= 1.7x one worker.
 
 Writes ``large_data.json`` (as before, with ``rows``: one per run, with ``workers``, ``threads_per_worker``,
-``volume_gb`` and the ``voxels`` restored). Resumable: every finished row is kept in the JSON and not measured again, so the run can be made in
-parts; the volumes and the model are kept in ``--work`` until every row is done.
+``volume_gb`` and the ``voxels`` restored). Resumable: every finished row is kept in the JSON and not measured again,
+so the run can be made in parts; the volumes and the model are kept in ``--work`` until every row is done.
 
 usage: python benchmarks/large_data.py [--setting cpu|full|tiny] [--block-size N] [--work DIR]
   cpu:  volumes of 1, 2 and 4 GB (0.7 to 2.7x a worker's limit of 1.5 GB; estimated 90 minutes on 2 cores at the
