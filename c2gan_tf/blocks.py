@@ -29,7 +29,7 @@ from dask.callbacks import Callback
 from .io.dtypes import output_dtype
 from .io.zarr import open_image, write_ome_zarr
 from .calibration import calibrated_range, image_calibration
-from .lowband import affine_of, low_band, moments, reach, sigmas, with_input_low_band
+from .lowband import affine_of, low_band, moments_array, reach, sigmas, with_input_low_band
 from .prepare import FixedNormalizer, margin_padding, per_channel, stack_axes, to_domain_units
 
 
@@ -137,14 +137,14 @@ def _qc_block(block, model_key, axes, normalizer, depth, block_info=None):
 def _store_block(block, array, region, marker, moments_at=None):
     """Write a block into its region of the Zarr array at ``array``, then mark it done; with ``moments_at`` (the
     moments array's path, the block's index there, the channel axis or None), first the
-    :func:`c2gan_tf.lowband.moments` of its low bands (the last axis holds restoration, input's and restoration's low
-    bands) into that array."""
+    :func:`c2gan_tf.lowband.moments_array` of its low bands (the last axis holds restoration, input's and
+    restoration's low bands) into that array."""
     import zarr
     zarr.open_array(array, mode='r+')[region] = block
     if moments_at is not None:
         path, index, channel = moments_at
         low_x, low_y = (block[..., i].astype(np.float64) for i in (1, 2))
-        zarr.open_array(path, mode='r+')[index] = np.stack([np.ravel(v) for v in moments(low_x, low_y, channel)])
+        zarr.open_array(path, mode='r+')[index] = moments_array(low_x, low_y, channel)
     open(marker, 'w').close()
     return region
 
@@ -295,16 +295,17 @@ def predict_blocks(model, source, out, axes=None, direction='AtoB', block_size=N
         m = np.asarray(da.from_zarr(partial, component='moments'), np.float64)
         fit = affine_of(*m.reshape((-1,) + m.shape[-2:]).sum(axis=0))
 
-    def result(chunks):
-        """The restoration (with the input's low band) from the partial result, read in ``chunks``."""
+    def result(chunks, lowpass=True):
+        """The restoration from the partial result, read in ``chunks``: G's output, with the input's low band
+        (``lowpass``, if the run takes it)."""
         stored = da.from_zarr(partial, component='restored', chunks=chunks)
-        if sigma is None:
+        if sigma is None or not lowpass:
             return stored[..., 0]
         return with_input_low_band(stored[..., 0], stored[..., 1], stored[..., 2], *fit, weight, channel)
 
     # the samples (QC, output calibration) read single planes; the output is written in the blocks
     summary = None if qc is None else _write_qc(model, out, axes, spacing, qc, n_levels, partial,
-                                                da.from_zarr(partial, component='restored', chunks=planes)[..., 0])
+                                                result(planes, lowpass=False))
     low, high = output_units(model, result(planes), axes, direction, mi, ma)
     write_ome_zarr(to_domain_units(result(restored.chunks), low, high), axes, spacing, out, n_levels, dtype, rescale)
     for folder in (partial, done):
@@ -493,7 +494,7 @@ def _prepare(out, job, restored, planes, qc_blocks=None):
     """The partial result of a job and its folder of done markers, made or found again: a Zarr group of the
     ``restored`` blocks (``restored``, in Zarr chunks of ``planes``: one plane along the axes restored plane by plane,
     so that a sample of planes reads only those), with low bands (a last axis of 3) also their moments (``moments``,
-    one entry of :func:`c2gan_tf.lowband.moments` per block), and with QC the QC blocks (``qc``).
+    one :func:`c2gan_tf.lowband.moments_array` per block), and with QC the QC blocks (``qc``).
 
     A folder left by another job (other input, model or blocks) is refused rather than mixed in.
     """
@@ -509,8 +510,9 @@ def _prepare(out, job, restored, planes, qc_blocks=None):
     os.makedirs(done, exist_ok=True)
     group = zarr.open_group(partial, mode='w')
     # uncompressed: these arrays are read again and removed, and noisy float32 hardly compresses
-    arrays = dict(restored=(restored, planes)) if qc_blocks is None else dict(restored=(restored, planes),
-                                                                              qc=(qc_blocks, qc_blocks.chunksize))
+    arrays = dict(restored=(restored, planes))
+    if qc_blocks is not None:
+        arrays['qc'] = (qc_blocks, qc_blocks.chunksize)
     for name, (v, chunks) in arrays.items():
         group.create_array(name, shape=v.shape, chunks=chunks, dtype='float32', compressors=None)
     if restored.shape[-1] == 3:

@@ -45,6 +45,12 @@ def moments(low_x, low_y, channel=None):
             (low_x * low_y).sum(axis=axis))
 
 
+def moments_array(low_x, low_y, channel=None):
+    """:func:`moments` as one array of 5 rows, one column per channel (one without a channel axis): the form that
+    planes or blocks add up, and that :func:`affine_of` takes unpacked."""
+    return np.stack([np.ravel(v) for v in moments(low_x, low_y, channel)])
+
+
 def affine_of(n, sx, sy, sxx, sxy, eps=1e-12):
     """``(a, b)`` (per channel) of the least-squares fit ``low_y ~ a * low_x + b`` from :func:`moments`; ``a = 0``
     where the input's low band is constant (it then has no coarse structure to give)."""
@@ -101,7 +107,7 @@ def input_low_band(x, y, axes, spatial, sigma, weight):
     sums = 0
     for i in np.ndindex(*ys.shape[:len(lead)]):
         lx, ly = low_band(xs[i], plane), low_band(ys[i], plane)  # float64
-        sums = sums + np.stack([np.ravel(v) for v in moments(lx, ly, pc)])
+        sums = sums + moments_array(lx, ly, pc)
         low_x[i], low_y[i] = lx, ly
     a, b = affine_of(*sums)
     out = np.empty_like(ys)
